@@ -1,0 +1,55 @@
+"""Shared test fixtures: one place for users, runs and service guards.
+
+The suite runs against PostgreSQL (``make test`` sets DATABASE_URL). With
+``CI`` set, a missing PostgreSQL or Redis fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+_counter = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        message = "The suite needs PostgreSQL: run it with `make test` (it sets DATABASE_URL)."
+        if os.environ.get("CI"):
+            pytest.exit(message, returncode=1)
+        config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., Any]:
+    from accounts.models import User
+
+    def make(email: str | None = None, **fields: Any) -> User:
+        email = email or f"user{next(_counter)}@example.com"
+        return User.objects.create_user(email=email, password="pw-not-used", **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., Any]) -> Any:
+    return make_user()
+
+
+@pytest.fixture
+def make_run(db: Any) -> Callable[..., Any]:
+    from history.models import History
+
+    def make(user: Any, **fields: Any) -> History:
+        fields.setdefault("tool_id", "pdf-merge")
+        fields.setdefault("tool_name", "PDF Merger")
+        fields.setdefault("input_file_name", "in.pdf")
+        fields.setdefault("idempotency_key", f"key-{next(_counter)}")
+        return History.objects.create(user=user, **fields)
+
+    return make

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class StorageProvider(models.TextChoices):
+    FILESYSTEM = "filesystem"
+    S3 = "s3"
+
+
+class ObjectRole(models.TextChoices):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class StorageObject(models.Model):
+    """A blob in object storage (seed 001). Its row exists before or with the blob itself."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="storage_objects")
+    run = models.ForeignKey(
+        "history.History", on_delete=models.CASCADE, null=True, blank=True, related_name="storage_objects"
+    )
+    role = models.CharField(max_length=16, choices=ObjectRole.choices, default=ObjectRole.INPUT)
+    provider = models.CharField(max_length=16, choices=StorageProvider.choices, default=StorageProvider.FILESYSTEM)
+    bucket = models.CharField(max_length=255, blank=True)
+    # {user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext} (seed 004); never built from the client's name.
+    key = models.CharField(max_length=512, unique=True)
+    # The client's file name, sanitized, for display and Content-Disposition only.
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "storage_objects"
+        constraints = [models.CheckConstraint(condition=Q(size__gte=0), name="storage_objects_size_non_negative")]
+        indexes = [
+            # Storage used per user (live objects only).
+            models.Index(fields=["user", "created_at"], name="storage_objects_user_idx"),
+            # Cleanup claims live objects past their expiry.
+            models.Index(
+                fields=["expires_at"], name="storage_objects_expiry_idx", condition=Q(deleted_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,12 @@
+from django.db import migrations
+
+from versatools.migration_ops import RunSQLFile
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("versatools", "0001_sql_functions"),
+        ("stats", "0001_initial"),
+    ]
+
+    operations = [RunSQLFile("cascade/stats")]

@@ -1,0 +1,53 @@
+"""The tool catalog: what tools exist, in code.
+
+A tool is registered here once; the database knows tools only by their
+``tool_id`` string (history rows, statistics, costs), so adding a tool needs
+no schema change. Operators override a tool's credit cost or disable it
+without a deploy through ``billing.AdminSettings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    id: str
+    name: str
+    default_cost: int
+    accepted_types: tuple[str, ...]
+    description: str = ""
+    # Filled by the tool implementations (see tools/processors.py when present).
+    process: Callable[..., Any] | None = field(default=None, compare=False)
+
+
+_REGISTRY: dict[str, ToolSpec] = {}
+
+
+def register(spec: ToolSpec) -> ToolSpec:
+    if spec.id in _REGISTRY:
+        raise ValueError(f"Tool {spec.id!r} is registered twice.")
+    if spec.default_cost < 0:
+        raise ValueError(f"Tool {spec.id!r} has a negative cost.")
+    _REGISTRY[spec.id] = spec
+    return spec
+
+
+def get_tool(tool_id: str) -> ToolSpec | None:
+    return _REGISTRY.get(tool_id)
+
+
+def all_tools() -> list[ToolSpec]:
+    return sorted(_REGISTRY.values(), key=lambda spec: spec.id)
+
+
+PDF = ("application/pdf",)
+IMAGES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+register(ToolSpec("pdf-merge", "PDF Merger", 2, PDF, "Merge PDF files into one."))
+register(ToolSpec("pdf-compress", "PDF Compressor", 1, PDF, "Shrink a PDF."))
+register(ToolSpec("image-compress", "Image Compressor", 1, IMAGES, "Compress an image."))
+register(ToolSpec("image-convert", "Image Converter", 1, IMAGES, "Convert an image to another format."))

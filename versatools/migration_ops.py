@@ -1,0 +1,45 @@
+"""Migration operations that apply SQL kept in the top-level ``sql/`` folder.
+
+SQL that the ORM cannot say (foreign keys with ON DELETE CASCADE, RLS
+policies, triggers) lives in ``sql/<concern>/<name>.sql`` with its reverse in
+``<name>.reverse.sql``, one concern per file. These operations read the files
+when migrations load, and apply them on PostgreSQL only: on SQLite, the
+zero-setup development database, they are no-ops.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.db import migrations
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def read_sql(name: str) -> str:
+    """Text of ``sql/<name>.sql``; ``name`` is relative, without the suffix."""
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+class RunSQLFile(migrations.RunSQL):
+    """``RunSQL`` of ``sql/<name>.sql``, reversed by ``sql/<name>.reverse.sql``."""
+
+    def __init__(self, name: str, *, reversible: bool = True) -> None:
+        self.sql_name = name
+        reverse = read_sql(f"{name}.reverse") if reversible else None
+        super().__init__(sql=read_sql(name), reverse_sql=reverse)
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__qualname__, [self.sql_name], {})
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self) -> str:
+        return f"Apply sql/{self.sql_name}.sql (PostgreSQL only)"
