@@ -9,17 +9,11 @@ zero-setup development database, they are no-ops.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.db import migrations
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-
-
-def read_sql(name: str) -> str:
-    """Text of ``sql/<name>.sql``; ``name`` is relative, without the suffix."""
-    return (SQL_DIR / f"{name}.sql").read_text()
+from versatools.sqlfiles import read_sql
 
 
 class RunSQLFile(migrations.RunSQL):

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from versatools.errors import ServiceError
+
+
+class InsufficientCredits(ServiceError):
+    code = "insufficient_credits"
+    http_status = 402
+
+
+class QuotaExceeded(ServiceError):
+    code = "quota_exceeded"
+    http_status = 429

@@ -1,0 +1,201 @@
+"""Writes for credits and usage windows.
+
+Balances change only here, always together with a ledger entry, and always
+by a single conditional UPDATE: never "read, check, write" in Python, which
+two workers could interleave. A CHECK constraint keeps a balance from going
+negative even if a future code path forgets the condition.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from billing.exceptions import InsufficientCredits, QuotaExceeded
+from billing.models import CreditBalance, OperationType, UsageCounter
+from versatools.sqlfiles import run_query
+
+OPENING_GRANT_KEY = "opening-grant"
+
+
+def _ledger_append_once(
+    *,
+    user_id: uuid.UUID,
+    operation_type: str,
+    credits: int,
+    idempotency_key: str,
+    run_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    rows = run_query(
+        "credit_ledger_append_once",
+        {
+            "user_id": user_id,
+            "operation_type": operation_type,
+            "credits": credits,
+            "details": json.dumps(details or {}),
+            "run_id": run_id,
+            "idempotency_key": idempotency_key,
+        },
+    )
+    return bool(rows)
+
+
+@transaction.atomic
+def credit_balance_open(*, user_id: uuid.UUID, credits: int | None = None) -> bool:
+    """Give a user their balance and starting credits, once. True if this call opened it."""
+    opening = settings.DEFAULT_STARTING_CREDITS if credits is None else credits
+    if not run_query("credit_balance_open", {"user_id": user_id, "credits": opening}):
+        return False
+    if opening:
+        _ledger_append_once(
+            user_id=user_id,
+            operation_type=OperationType.GRANT,
+            credits=-opening,
+            idempotency_key=OPENING_GRANT_KEY,
+            details={"reason": "starting credits"},
+        )
+    return True
+
+
+@transaction.atomic
+def credits_charge(
+    *,
+    user_id: uuid.UUID,
+    credits: int,
+    idempotency_key: str,
+    run_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Take ``credits`` from the balance, or raise InsufficientCredits and change nothing.
+
+    Callers make the charge itself idempotent (a run is created once per
+    idempotency key, and charged in the same transaction).
+    """
+    if credits <= 0:
+        raise ValueError("A charge takes a positive number of credits.")
+    charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
+        credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
+    )
+    if not charged and credit_balance_open(user_id=user_id):
+        # First charge of a new user: the balance did not exist yet.
+        charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
+            credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
+        )
+    if not charged:
+        raise InsufficientCredits(f"This needs {credits} credit(s) and the balance is lower.")
+    _ledger_append_once(
+        user_id=user_id,
+        operation_type=OperationType.TOOL_RUN,
+        credits=credits,
+        idempotency_key=idempotency_key,
+        run_id=run_id,
+        details=details,
+    )
+
+
+@transaction.atomic
+def credits_refund(
+    *, user_id: uuid.UUID, credits: int, idempotency_key: str, run_id: uuid.UUID | None = None, reason: str
+) -> bool:
+    """Give back ``credits`` exactly once per idempotency key. True if this call refunded."""
+    if credits <= 0:
+        return False
+    if not _ledger_append_once(
+        user_id=user_id,
+        operation_type=OperationType.REFUND,
+        credits=-credits,
+        idempotency_key=idempotency_key,
+        run_id=run_id,
+        details={"reason": reason},
+    ):
+        return False
+    CreditBalance.objects.filter(user_id=user_id).update(
+        credits_remaining=F("credits_remaining") + credits, updated_at=timezone.now()
+    )
+    return True
+
+
+@transaction.atomic
+def credits_adjust(
+    *,
+    user_id: uuid.UUID,
+    delta: int,
+    reason: str,
+    idempotency_key: str | None = None,
+    operation_type: str = OperationType.GRANT,
+    actor: str = "",
+) -> bool:
+    """An operator's grant (delta > 0) or correction (either sign), with its ledger entry.
+
+    A correction that would take the balance below zero raises
+    InsufficientCredits and writes nothing. Returns False for a replayed key.
+    """
+    if delta == 0:
+        raise ValueError("An adjustment must change the balance.")
+    if operation_type not in (OperationType.GRANT, OperationType.CORRECTION, OperationType.PLAN_CREDITS):
+        raise ValueError(f"{operation_type!r} is not an adjustment.")
+    credit_balance_open(user_id=user_id)
+    if not _ledger_append_once(
+        user_id=user_id,
+        operation_type=operation_type,
+        credits=-delta,
+        idempotency_key=idempotency_key or f"adjust:{uuid.uuid4()}",
+        details={"reason": reason, "actor": actor},
+    ):
+        return False
+    changed = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=-delta).update(
+        credits_remaining=F("credits_remaining") + delta, updated_at=timezone.now()
+    )
+    if not changed:
+        raise InsufficientCredits(f"A correction of {delta} would make the balance negative.")
+    return True
+
+
+def usage_consume(
+    *,
+    user_id: uuid.UUID,
+    metric: str,
+    amount: int,
+    limit: int | None,
+    window_start: datetime,
+    window_end: datetime,
+) -> int:
+    """Count ``amount`` of ``metric`` in the window if it fits under ``limit``; the new total.
+
+    One statement (INSERT ... ON CONFLICT ... DO UPDATE ... WHERE): concurrent
+    callers can never push the count past the limit together.
+    """
+    if amount < 0:
+        raise ValueError("Usage only grows; use usage_release to give some back.")
+    if limit is not None and amount > limit:
+        raise QuotaExceeded(f"The {metric} limit of {limit} for this period would be exceeded.")
+    rows = run_query(
+        "usage_counter_consume",
+        {
+            "user_id": user_id,
+            "metric": metric,
+            "amount": amount,
+            "limit": limit,
+            "window_start": window_start,
+            "window_end": window_end,
+        },
+    )
+    if not rows:
+        raise QuotaExceeded(f"The {metric} limit of {limit} for this period is used up.")
+    return int(rows[0][0])
+
+
+def usage_release(*, user_id: uuid.UUID, metric: str, amount: int, window_start: datetime) -> None:
+    """Give back usage (e.g. storage bytes of a deleted file); never below zero."""
+    UsageCounter.objects.filter(user_id=user_id, metric=metric, window_start=window_start).update(
+        count=Greatest(F("count") - amount, 0), updated_at=timezone.now()
+    )
