@@ -53,3 +53,30 @@ def make_run(db: Any) -> Callable[..., Any]:
         return History.objects.create(user=user, **fields)
 
     return make
+
+
+def run_concurrently(fn: Callable[[int], Any], count: int) -> list[Any]:
+    """Call ``fn(i)`` from ``count`` threads released at once, each on its own connection.
+
+    Returns each call's result or the exception it raised, in call order.
+    Tests using it need ``django_db(transaction=True)``: the threads' own
+    connections only see committed rows.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+
+    def call(i: int) -> Any:
+        try:
+            barrier.wait(timeout=30)
+            return fn(i)
+        except Exception as exc:  # returned, so the test can assert on each outcome
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))

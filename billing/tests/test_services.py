@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from billing.exceptions import InsufficientCredits, QuotaExceeded
+from billing.models import CreditBalance, CreditLedgerEntry, UsageCounter
+from billing.selectors import usage_window_bounds
+from billing.services import credit_balance_open, credits_adjust, credits_charge, usage_consume, usage_release
+
+pytestmark = pytest.mark.django_db
+
+DAY = (datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def balance(user) -> int:
+    return CreditBalance.objects.get(user=user).credits_remaining
+
+
+def test_opening_a_balance_grants_the_starting_credits_once(user, settings) -> None:
+    settings.DEFAULT_STARTING_CREDITS = 25
+
+    assert credit_balance_open(user_id=user.id) is True
+    assert credit_balance_open(user_id=user.id) is False
+
+    assert balance(user) == 25
+    assert list(CreditLedgerEntry.objects.filter(user=user).values_list("credits", flat=True)) == [-25]
+
+
+def test_operator_grant_writes_a_ledger_row_and_a_replay_changes_nothing(user) -> None:
+    credit_balance_open(user_id=user.id, credits=5)
+
+    assert credits_adjust(user_id=user.id, delta=20, reason="support ticket 12", idempotency_key="t12", actor="ops")
+    assert not credits_adjust(user_id=user.id, delta=20, reason="support ticket 12", idempotency_key="t12")
+
+    assert balance(user) == 25
+    entry = CreditLedgerEntry.objects.get(user=user, idempotency_key="t12")
+    assert (entry.operation_type, entry.credits, entry.details["actor"]) == ("grant", -20, "ops")
+
+
+def test_a_correction_below_zero_is_refused_and_writes_nothing(user) -> None:
+    credit_balance_open(user_id=user.id, credits=5)
+
+    with pytest.raises(InsufficientCredits):
+        credits_adjust(user_id=user.id, delta=-6, reason="typo", operation_type="correction")
+
+    assert balance(user) == 5
+    assert CreditLedgerEntry.objects.filter(user=user).count() == 1
+
+
+def test_charging_more_than_the_balance_is_refused(user) -> None:
+    credit_balance_open(user_id=user.id, credits=3)
+
+    with pytest.raises(InsufficientCredits):
+        credits_charge(user_id=user.id, credits=4, idempotency_key="c1")
+
+    assert balance(user) == 3
+
+
+def test_the_database_refuses_a_negative_balance_even_from_raw_sql(user) -> None:
+    credit_balance_open(user_id=user.id, credits=3)
+
+    with (
+        pytest.raises(IntegrityError, match="credit_balances_non_negative"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE credit_balances SET credits_remaining = -1 WHERE user_id = %s", [user.id])
+
+
+def test_usage_counter_counts_up_to_the_limit_and_no_further(user) -> None:
+    assert usage_consume(user_id=user.id, metric="runs", amount=2, limit=3, window_start=DAY[0], window_end=DAY[1]) == 2
+    with pytest.raises(QuotaExceeded):
+        usage_consume(user_id=user.id, metric="runs", amount=2, limit=3, window_start=DAY[0], window_end=DAY[1])
+    assert usage_consume(user_id=user.id, metric="runs", amount=1, limit=3, window_start=DAY[0], window_end=DAY[1]) == 3
+
+    assert UsageCounter.objects.get(user=user, metric="runs").count == 3
+
+
+def test_a_new_window_is_a_new_row_and_old_windows_are_kept(user) -> None:
+    tomorrow = usage_window_bounds(window="day", at=DAY[1])
+    usage_consume(user_id=user.id, metric="runs", amount=1, limit=1, window_start=DAY[0], window_end=DAY[1])
+
+    usage_consume(user_id=user.id, metric="runs", amount=1, limit=1, window_start=tomorrow[0], window_end=tomorrow[1])
+
+    assert list(UsageCounter.objects.filter(user=user).order_by("window_start").values_list("count", flat=True)) == [
+        1,
+        1,
+    ]
+
+
+def test_usage_release_gives_back_but_never_below_zero(user) -> None:
+    usage_consume(user_id=user.id, metric="storage", amount=100, limit=None, window_start=DAY[0], window_end=DAY[1])
+
+    usage_release(user_id=user.id, metric="storage", amount=150, window_start=DAY[0])
+
+    assert UsageCounter.objects.get(user=user, metric="storage").count == 0
+
+
+@pytest.mark.parametrize(
+    "window,at,expected",
+    [
+        (
+            "day",
+            datetime(2026, 3, 31, 23, 59, tzinfo=UTC),
+            (datetime(2026, 3, 31, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
+        ),
+        (
+            "month",
+            datetime(2026, 12, 31, 12, tzinfo=UTC),
+            (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
+        ),
+        (
+            "month",
+            datetime(2026, 1, 31, tzinfo=UTC),
+            (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)),
+        ),
+    ],
+)
+def test_usage_windows_are_utc_days_and_calendar_months(window: str, at: datetime, expected) -> None:
+    assert usage_window_bounds(window=window, at=at) == expected

@@ -1,0 +1,274 @@
+"""The run lifecycle: one front door per state change.
+
+PENDING -> PROCESSING -> COMPLETED | FAILED, and PENDING -> FAILED. Each move
+is one conditional UPDATE (``sql/queries/history_transition.sql``) in the same
+transaction as its statistics and, for a failure, its refund. Views, admin
+actions, Celery tasks and commands call these functions; none of them writes
+``History`` directly.
+
+Lock order. Every transaction here takes row locks in the same order: the
+run, then the user's rows (balance, usage counters, user statistics), then the
+shared per-tool rows (``tool_statistics``, ``daily_tool_usage``). A start and
+a failure of the same user on the same tool would otherwise deadlock, one
+holding the balance and wanting the tool row, the other the reverse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.selectors import RUNS_METRIC, plan_limits_for_user, tool_pricing, usage_window_bounds
+from billing.services import credits_charge, credits_refund, usage_consume
+from history.exceptions import (
+    IdempotencyKeyReused,
+    IllegalTransition,
+    InvalidRunInput,
+    RunNotFound,
+    ToolDisabled,
+    UnknownTool,
+)
+from history.models import History, RunStatus
+from stats.services import stats_record_finish, stats_record_start
+from tools.registry import get_tool
+from versatools.sqlfiles import run_query
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_CONSTRAINT = "history_user_idempotency_key_unique"
+
+
+@dataclass(frozen=True)
+class RunStart:
+    run: History
+    # False when the idempotency key replayed an earlier start: nothing was charged.
+    created: bool
+
+
+def _fingerprint(*, tool_id: str, input_file_name: str, input_bytes: int) -> str:
+    payload = json.dumps([tool_id, input_file_name, input_bytes])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _is_idempotency_conflict(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == IDEMPOTENCY_CONSTRAINT
+    return "idempotency_key" in str(exc)  # SQLite names columns, not constraints
+
+
+def run_start(
+    *,
+    user_id: uuid.UUID,
+    tool_id: str,
+    input_file_name: str,
+    input_bytes: int,
+    idempotency_key: str,
+    metadata: dict[str, Any] | None = None,
+) -> RunStart:
+    """Start a run: check the tool and the quota window, charge, create it PENDING, count it.
+
+    All of it in one transaction, so an error (unknown or disabled tool,
+    insufficient credits, quota exceeded) leaves nothing written. A replay of
+    the same idempotency key returns the original run and charges nothing; the
+    same key with different input raises IdempotencyKeyReused.
+    """
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise InvalidRunInput("An idempotency key of 1 to 255 characters is required.")
+    if input_bytes < 0:
+        raise InvalidRunInput("The input size cannot be negative.")
+    tool = get_tool(tool_id)
+    if tool is None:
+        raise UnknownTool(f"There is no tool {tool_id!r}.")
+    pricing = tool_pricing(tool_id=tool.id, default_cost=tool.default_cost)
+    if not pricing.enabled:
+        raise ToolDisabled(f"The tool {tool_id!r} is switched off.")
+    limits = plan_limits_for_user(user_id=user_id)
+    fingerprint = _fingerprint(tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes)
+    now = timezone.now()
+    window_start, window_end = usage_window_bounds(window=limits.usage_window, at=now)
+    try:
+        # The INSERT comes first: a concurrent start with the same key waits
+        # on the unique index here, before anything is charged.
+        with transaction.atomic():
+            run = History.objects.create(
+                user_id=user_id,
+                tool_id=tool.id,
+                tool_name=tool.name,
+                input_file_name=input_file_name,
+                bytes_in=input_bytes,
+                credits_charged=pricing.cost,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                metadata=metadata or {},
+                created_at=now,
+                expires_at=now + timedelta(hours=limits.retention_hours),
+            )
+            if pricing.cost:
+                credits_charge(
+                    user_id=user_id,
+                    credits=pricing.cost,
+                    idempotency_key=f"charge:{run.id}",
+                    run_id=run.id,
+                    details={"tool_id": tool.id},
+                )
+            usage_consume(
+                user_id=user_id,
+                metric=RUNS_METRIC,
+                amount=1,
+                limit=limits.runs_per_window,
+                window_start=window_start,
+                window_end=window_end,
+            )
+            stats_record_start(user_id=user_id, tool_id=tool.id, bytes_in=input_bytes, at=now)
+    except IntegrityError as exc:
+        if not _is_idempotency_conflict(exc):
+            raise
+        original = History.objects.get(user_id=user_id, idempotency_key=idempotency_key)
+        if original.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused("This idempotency key was already used for a different request.") from None
+        return RunStart(run=original, created=False)
+    logger.info("run started run_id=%s tool=%s user_id=%s cost=%s", run.id, tool.id, user_id, pricing.cost)
+    return RunStart(run=run, created=True)
+
+
+def _transition(
+    *,
+    run_id: uuid.UUID,
+    to_status: RunStatus,
+    from_statuses: tuple[RunStatus, ...],
+    at: datetime,
+    output_file_name: str | None = None,
+    file_key: str | None = None,
+    bytes_out: int | None = None,
+    error_message: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[uuid.UUID, str, int, int]:
+    rows = run_query(
+        "history_transition",
+        {
+            "run_id": run_id,
+            "to_status": to_status.value,
+            "from_statuses": [status.value for status in from_statuses],
+            "at": at,
+            "output_file_name": output_file_name,
+            "file_key": file_key,
+            "bytes_out": bytes_out,
+            "error_message": error_message,
+            "metadata": json.dumps(metadata or {}),
+        },
+    )
+    if rows:
+        user_id, tool_id, credits_charged, final_bytes_out = rows[0]
+        return user_id, tool_id, credits_charged, final_bytes_out
+    current = History.objects.filter(id=run_id).values_list("status", flat=True).first()
+    if current is None:
+        raise RunNotFound(f"There is no run {run_id}.")
+    raise IllegalTransition(f"A {current} run cannot become {to_status.value}.")
+
+
+def run_mark_processing(*, run_id: uuid.UUID) -> None:
+    """A worker takes the run: PENDING -> PROCESSING. Of two workers, one wins."""
+    _transition(run_id=run_id, to_status=RunStatus.PROCESSING, from_statuses=(RunStatus.PENDING,), at=timezone.now())
+
+
+@transaction.atomic
+def run_complete(
+    *,
+    run_id: uuid.UUID,
+    output_file_name: str,
+    bytes_out: int,
+    file_key: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """PROCESSING -> COMPLETED with the output and the tool's metadata, counted once."""
+    if bytes_out < 0:
+        raise InvalidRunInput("The output size cannot be negative.")
+    now = timezone.now()
+    user_id, tool_id, _, _ = _transition(
+        run_id=run_id,
+        to_status=RunStatus.COMPLETED,
+        from_statuses=(RunStatus.PROCESSING,),
+        at=now,
+        output_file_name=output_file_name,
+        file_key=file_key,
+        bytes_out=bytes_out,
+        metadata=metadata,
+    )
+    stats_record_finish(user_id=user_id, tool_id=tool_id, completed=True, bytes_out=bytes_out, at=now)
+    logger.info("run completed run_id=%s tool=%s bytes_out=%s", run_id, tool_id, bytes_out)
+
+
+@transaction.atomic
+def run_fail(
+    *,
+    run_id: uuid.UUID,
+    error_message: str,
+    from_statuses: tuple[RunStatus, ...] = (RunStatus.PENDING, RunStatus.PROCESSING),
+) -> None:
+    """PENDING or PROCESSING -> FAILED, counted once, its credits refunded exactly once."""
+    now = timezone.now()
+    user_id, tool_id, credits_charged, _ = _transition(
+        run_id=run_id, to_status=RunStatus.FAILED, from_statuses=from_statuses, at=now, error_message=error_message
+    )
+    # The ledger's unique (user, idempotency key) makes a second refund impossible.
+    credits_refund(
+        user_id=user_id,
+        credits=credits_charged,
+        idempotency_key=f"refund:{run_id}",
+        run_id=run_id,
+        reason=error_message[:200],
+    )
+    stats_record_finish(user_id=user_id, tool_id=tool_id, completed=False, bytes_out=0, at=now)
+    logger.info("run failed run_id=%s tool=%s refunded=%s", run_id, tool_id, credits_charged)
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    found: int
+    failed: int
+
+
+def runs_reap_stuck(*, timeout: timedelta | None = None, dry_run: bool = True, limit: int = 1000) -> ReapResult:
+    """Fail and refund runs stuck PROCESSING (or never picked up, PENDING) past the timeout.
+
+    A run that a worker finishes while the reaper looks at it is left alone:
+    the conditional UPDATE in run_fail simply does not match it any more.
+    """
+    timeout = timeout or timedelta(minutes=settings.STUCK_RUN_TIMEOUT_MINUTES)
+    cutoff = timezone.now() - timeout
+    stuck = list(
+        History.objects.filter(status=RunStatus.PROCESSING, started_at__lt=cutoff)
+        .values_list("id", "status")
+        .order_by("started_at")[:limit]
+    )
+    if len(stuck) < limit:
+        stuck += list(
+            History.objects.filter(status=RunStatus.PENDING, created_at__lt=cutoff)
+            .values_list("id", "status")
+            .order_by("created_at")[: limit - len(stuck)]
+        )
+    if dry_run:
+        return ReapResult(found=len(stuck), failed=0)
+    failed = 0
+    minutes = int(timeout.total_seconds() // 60)
+    for run_id, status in stuck:
+        try:
+            run_fail(
+                run_id=run_id,
+                error_message=f"Timed out after {minutes} minutes in {status}.",
+                from_statuses=(RunStatus(status),),
+            )
+        except IllegalTransition:
+            continue
+        failed += 1
+    return ReapResult(found=len(stuck), failed=failed)
