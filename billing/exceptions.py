@@ -11,3 +11,7 @@ class InsufficientCredits(ServiceError):
 class QuotaExceeded(ServiceError):
     code = "quota_exceeded"
     http_status = 429
+
+
+class InvalidSubscription(ServiceError):
+    code = "invalid_subscription"

@@ -19,8 +19,16 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from billing.exceptions import InsufficientCredits, QuotaExceeded
-from billing.models import CreditBalance, OperationType, UsageCounter
+from billing.exceptions import InsufficientCredits, InvalidSubscription, QuotaExceeded
+from billing.models import (
+    CreditBalance,
+    OperationType,
+    Plan,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+    UsageCounter,
+)
 from versatools.sqlfiles import run_query
 
 OPENING_GRANT_KEY = "opening-grant"
@@ -199,3 +207,46 @@ def usage_release(*, user_id: uuid.UUID, metric: str, amount: int, window_start:
     UsageCounter.objects.filter(user_id=user_id, metric=metric, window_start=window_start).update(
         count=Greatest(F("count") - amount, 0), updated_at=timezone.now()
     )
+
+
+@transaction.atomic
+def subscription_change(
+    *,
+    user_id: uuid.UUID,
+    plan_key: str,
+    status: str,
+    event_type: str,
+    provider: str = "manual",
+    provider_subscription_id: str | None = None,
+    current_period_start: datetime | None = None,
+    current_period_end: datetime | None = None,
+    trial_ends_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Subscription:
+    """Create or change a user's one subscription and append its event (seeds 001 and 004)."""
+    if status not in SubscriptionStatus.values:
+        raise InvalidSubscription(f"{status!r} is not a subscription status.")
+    plan = Plan.objects.filter(key=plan_key).first()
+    if plan is None:
+        raise InvalidSubscription(f"There is no plan {plan_key!r}.")
+    subscription, _ = Subscription.objects.update_or_create(
+        user_id=user_id,
+        defaults={
+            "plan": plan,
+            "status": status,
+            "provider": provider,
+            "provider_subscription_id": provider_subscription_id,
+            "current_period_start": current_period_start,
+            "current_period_end": current_period_end,
+            "trial_ends_at": trial_ends_at,
+        },
+    )
+    SubscriptionEvent.objects.create(
+        user_id=user_id,
+        plan_key=plan.key,
+        status=status,
+        event_type=event_type,
+        occurred_at=timezone.now(),
+        metadata=metadata or {},
+    )
+    return subscription

@@ -121,3 +121,31 @@ def test_usage_release_gives_back_but_never_below_zero(user) -> None:
 )
 def test_usage_windows_are_utc_days_and_calendar_months(window: str, at: datetime, expected) -> None:
     assert usage_window_bounds(window=window, at=at) == expected
+
+
+def test_subscription_change_updates_the_one_subscription_and_logs_each_event(user) -> None:
+    from billing.models import Plan, Subscription, SubscriptionEvent
+    from billing.services import subscription_change
+
+    Plan.objects.create(key="basic", name="Basic", credits=10)
+    Plan.objects.create(key="pro", name="Pro", credits=100)
+
+    subscription_change(user_id=user.id, plan_key="basic", status="trial", event_type="trial_started")
+    subscription_change(user_id=user.id, plan_key="pro", status="active", event_type="upgraded")
+
+    subscription = Subscription.objects.select_related("plan").get(user=user)
+    assert (subscription.plan.key, subscription.status) == ("pro", "active")
+    events = list(SubscriptionEvent.objects.filter(user=user).order_by("id").values_list("event_type", "plan_key"))
+    assert events == [("trial_started", "basic"), ("upgraded", "pro")]
+
+
+def test_subscription_change_to_an_unknown_plan_writes_nothing(user) -> None:
+    from billing.exceptions import InvalidSubscription
+    from billing.models import Subscription, SubscriptionEvent
+    from billing.services import subscription_change
+
+    with pytest.raises(InvalidSubscription):
+        subscription_change(user_id=user.id, plan_key="gold", status="active", event_type="upgraded")
+
+    assert not Subscription.objects.filter(user=user).exists()
+    assert not SubscriptionEvent.objects.filter(user=user).exists()
