@@ -1,0 +1,15 @@
+from django.db import migrations
+
+from versatools.migration_ops import RunSQLFile
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("versatools", "0002_row_level_security"),
+        ("billing", "0002_database_cascade"),
+    ]
+
+    operations = [
+        RunSQLFile("rls/billing"),
+        RunSQLFile("rls/updated_at/billing"),
+    ]

@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS users_set_updated_at ON public.users;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.versatools_set_updated_at();

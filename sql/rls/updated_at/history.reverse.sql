@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS history_set_updated_at ON public.history;
