@@ -1,0 +1,162 @@
+"""System check: the public schema stays closed to Supabase's Data API.
+
+Every table in ``public`` is reachable through PostgREST unless row level
+security says otherwise, and on Supabase new tables are granted to ``anon``
+and ``authenticated`` by default. This check (``manage.py check``, PostgreSQL
+only) fails when:
+
+- a public table has RLS disabled (Supabase's linter rule 0013),
+- a user-owned table (a ``user_id`` column, or ``users``) has no policy for
+  ``authenticated`` comparing with ``auth.uid()``,
+- a policy calls ``auth.uid()`` (or ``auth.role()``/``auth.jwt()``) bare
+  instead of ``(SELECT auth.uid())``, which PostgreSQL re-evaluates per row.
+
+It judges a migrated schema only: while migrations are pending it stays quiet,
+because ``migrate`` runs the checks before it installs the policies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core import checks
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
+
+# Tables with a user_id that deliberately have no policy at all: Django's
+# operator plumbing, never read through the API (RLS on, no grants).
+PRIVATE_USER_TABLES = frozenset({"django_admin_log", "users_groups", "users_user_permissions"})
+
+_TABLES_WITHOUT_RLS = """
+    SELECT c.relname
+    FROM pg_catalog.pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace
+      AND c.relkind IN ('r', 'p')
+      AND NOT c.relrowsecurity
+      -- Tables an extension owns (PostGIS's spatial_ref_sys) are not ours to alter.
+      AND NOT EXISTS (
+          SELECT FROM pg_catalog.pg_depend d
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+      )
+    ORDER BY c.relname
+"""
+
+_USER_TABLES_WITHOUT_OWNER_POLICY = """
+    SELECT c.relname
+    FROM pg_catalog.pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace
+      AND c.relkind IN ('r', 'p')
+      AND NOT c.relispartition
+      AND (c.relname = 'users' OR EXISTS (
+          SELECT FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped
+      ))
+      AND NOT EXISTS (
+          SELECT FROM pg_catalog.pg_policies p
+          WHERE p.schemaname = 'public' AND p.tablename = c.relname
+            AND p.roles && ARRAY['authenticated', 'public']::name[]
+            AND concat_ws(' ', p.qual, p.with_check) LIKE '%auth.uid()%'
+      )
+    ORDER BY c.relname
+"""
+
+_POLICIES = """
+    SELECT tablename, policyname, qual, with_check
+    FROM pg_catalog.pg_policies
+    WHERE schemaname = 'public'
+    ORDER BY tablename, policyname
+"""
+
+_AUTH_CALL = re.compile(r"auth\.(uid|role|jwt)\(\)")
+
+
+def bare_auth_calls(expression: str | None) -> list[str]:
+    """The ``auth.*()`` calls in a deparsed policy expression not inside a ``SELECT``.
+
+    PostgreSQL deparses ``(select auth.uid())`` as ``( SELECT auth.uid() AS uid)``;
+    a call is wrapped when any parenthesis around it opens a ``SELECT``.
+    """
+    if not expression:
+        return []
+    bare = []
+    stack: list[bool] = []  # one entry per open parenthesis: does it open a SELECT?
+    position = 0
+    while position < len(expression):
+        match = _AUTH_CALL.match(expression, position)
+        if match:
+            if not any(stack):
+                bare.append(match.group(0))
+            position = match.end()
+            continue
+        char = expression[position]
+        if char == "(":
+            stack.append(bool(re.match(r"\(\s*SELECT\b", expression[position:], re.IGNORECASE)))
+        elif char == ")" and stack:
+            stack.pop()
+        elif char == "'":  # skip string literals: their parentheses are text
+            end = expression.find("'", position + 1)
+            position = len(expression) if end == -1 else end
+        position += 1
+    return bare
+
+
+def _migrations_pending(connection: Any) -> bool:
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+@checks.register()
+def check_row_level_security(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return []
+    try:
+        if _migrations_pending(connection):
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(_TABLES_WITHOUT_RLS)
+            without_rls = [row[0] for row in cursor.fetchall()]
+            cursor.execute(_USER_TABLES_WITHOUT_OWNER_POLICY)
+            without_owner_policy = [row[0] for row in cursor.fetchall() if row[0] not in PRIVATE_USER_TABLES]
+            cursor.execute(_POLICIES)
+            policies = cursor.fetchall()
+    except DatabaseError as exc:
+        return [
+            checks.Warning(
+                f"Could not check row level security: {exc}".strip(),
+                hint="Run `manage.py check` where the database is reachable.",
+                id="versatools.W001",
+            )
+        ]
+
+    errors: list[checks.CheckMessage] = [
+        checks.Error(
+            f"Table public.{table} has row level security disabled: Supabase's Data API can read it.",
+            hint=f"Enable RLS in a sql/rls/ file applied by the owning app's migration "
+            f"(ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY), with policies if the API needs it.",
+            id="versatools.E001",
+        )
+        for table in without_rls
+    ]
+    errors += [
+        checks.Error(
+            f"User-owned table public.{table} has no policy for authenticated that compares with auth.uid().",
+            hint="Add an owner policy, e.g. FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid())), "
+            "or list the table in versatools.checks.PRIVATE_USER_TABLES if the API must never see it.",
+            id="versatools.E002",
+        )
+        for table in without_owner_policy
+    ]
+    for table, policy, qual, with_check in policies:
+        calls = bare_auth_calls(qual) + bare_auth_calls(with_check)
+        if calls:
+            errors.append(
+                checks.Error(
+                    f"Policy {policy} on public.{table} calls {', '.join(sorted(set(calls)))} bare: "
+                    "PostgreSQL evaluates it once per row.",
+                    hint="Wrap it in a subquery, (SELECT auth.uid()), so it is evaluated once per statement.",
+                    id="versatools.E003",
+                )
+            )
+    return errors
