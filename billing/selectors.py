@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from billing.models import AdminSettings, Plan, Subscription, SubscriptionStatus
+from versatools.sqlfiles import run_query
 
 # Subscriptions in these states still grant their plan's limits.
 ENTITLED_STATUSES = (SubscriptionStatus.TRIAL, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
@@ -102,3 +103,38 @@ def tool_pricing(*, tool_id: str, default_cost: int) -> ToolPricing:
         return ToolPricing(cost=default_cost, enabled=True)
     cost = admin.feature_costs.get(tool_id, default_cost)
     return ToolPricing(cost=int(cost), enabled=tool_id not in admin.disabled_tools)
+
+
+@dataclass(frozen=True)
+class RunStartContext:
+    pricing: ToolPricing
+    limits: PlanLimits
+
+
+def run_start_context(*, user_id: uuid.UUID, tool_id: str, default_cost: int) -> RunStartContext:
+    """The tool's price and switch and the user's plan limits, in one query (the hot path of a start)."""
+    rows = run_query(
+        "run_start_context",
+        {
+            "user_id": user_id,
+            "tool_id": tool_id,
+            "entitled_statuses": [str(status) for status in ENTITLED_STATUSES],
+            "free_plan_key": FREE_PLAN_KEY,
+        },
+    )
+    cost_override, disabled, plan_key, *limits = rows[0]
+    pricing = ToolPricing(cost=default_cost if cost_override is None else cost_override, enabled=not disabled)
+    if plan_key is None:
+        return RunStartContext(pricing=pricing, limits=default_limits())
+    runs, window, max_file_bytes, storage_bytes, retention_hours = limits
+    return RunStartContext(
+        pricing=pricing,
+        limits=PlanLimits(
+            plan_key=plan_key,
+            runs_per_window=runs,
+            usage_window=window,
+            max_file_bytes=max_file_bytes,
+            storage_bytes=storage_bytes,
+            retention_hours=retention_hours,
+        ),
+    )

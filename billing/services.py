@@ -4,6 +4,12 @@ Balances change only here, always together with a ledger entry, and always
 by a single conditional UPDATE: never "read, check, write" in Python, which
 two workers could interleave. A CHECK constraint keeps a balance from going
 negative even if a future code path forgets the condition.
+
+``credits_charge`` and ``credits_refund`` are the building blocks of the run
+lifecycle and are atomic without a savepoint: inside ``run_start`` or
+``run_fail`` an error must abort the caller's whole transaction anyway, and a
+savepoint would cost two round trips on the hottest path. Do not catch their
+errors inside your own atomic block; let them leave it.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ def credit_balance_open(*, user_id: uuid.UUID, credits: int | None = None) -> bo
     return True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def credits_charge(
     *,
     user_id: uuid.UUID,
@@ -110,7 +116,7 @@ def credits_charge(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def credits_refund(
     *, user_id: uuid.UUID, credits: int, idempotency_key: str, run_id: uuid.UUID | None = None, reason: str
 ) -> bool:

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.selectors import RUNS_METRIC, plan_limits_for_user, tool_pricing, usage_window_bounds
+from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
 from billing.services import credits_charge, credits_refund, usage_consume
 from history.exceptions import (
     IdempotencyKeyReused,
@@ -89,17 +89,19 @@ def run_start(
     tool = get_tool(tool_id)
     if tool is None:
         raise UnknownTool(f"There is no tool {tool_id!r}.")
-    pricing = tool_pricing(tool_id=tool.id, default_cost=tool.default_cost)
-    if not pricing.enabled:
-        raise ToolDisabled(f"The tool {tool_id!r} is switched off.")
-    limits = plan_limits_for_user(user_id=user_id)
     fingerprint = _fingerprint(tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes)
     now = timezone.now()
-    window_start, window_end = usage_window_bounds(window=limits.usage_window, at=now)
     try:
-        # The INSERT comes first: a concurrent start with the same key waits
-        # on the unique index here, before anything is charged.
+        # One transaction for everything, the two reads included (each read
+        # outside it would be a transaction of its own).
         with transaction.atomic():
+            context = run_start_context(user_id=user_id, tool_id=tool.id, default_cost=tool.default_cost)
+            pricing, limits = context.pricing, context.limits
+            if not pricing.enabled:
+                raise ToolDisabled(f"The tool {tool_id!r} is switched off.")
+            window_start, window_end = usage_window_bounds(window=limits.usage_window, at=now)
+            # The INSERT comes before the charge: a concurrent start with the
+            # same key waits on the unique index here, before anything is charged.
             run = History.objects.create(
                 user_id=user_id,
                 tool_id=tool.id,
@@ -137,7 +139,7 @@ def run_start(
         if original.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused("This idempotency key was already used for a different request.") from None
         return RunStart(run=original, created=False)
-    logger.info("run started run_id=%s tool=%s user_id=%s cost=%s", run.id, tool.id, user_id, pricing.cost)
+    logger.info("run started run_id=%s tool=%s user_id=%s cost=%s", run.id, tool.id, user_id, run.credits_charged)
     return RunStart(run=run, created=True)
 
 

@@ -53,7 +53,8 @@ def test_a_correction_below_zero_is_refused_and_writes_nothing(user) -> None:
 def test_charging_more_than_the_balance_is_refused(user) -> None:
     credit_balance_open(user_id=user.id, credits=3)
 
-    with pytest.raises(InsufficientCredits):
+    # Callers run a charge inside their own transaction (see run_start).
+    with pytest.raises(InsufficientCredits), transaction.atomic():
         credits_charge(user_id=user.id, credits=4, idempotency_key="c1")
 
     assert balance(user) == 3
