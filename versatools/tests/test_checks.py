@@ -1,0 +1,90 @@
+"""The row level security system check (versatools.checks)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import connection
+
+from versatools.checks import bare_auth_calls, check_row_level_security
+
+pytestmark = pytest.mark.django_db
+
+
+def error_ids() -> list[tuple[str, str]]:
+    return [(message.id, message.msg) for message in check_row_level_security()]
+
+
+def execute(*statements: str) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def test_the_migrated_schema_passes() -> None:
+    assert error_ids() == []
+    call_command("check", "--fail-level", "ERROR")
+
+
+def test_a_table_created_without_rls_fails_manage_py_check() -> None:
+    execute("CREATE TABLE public.rls_probe (id int PRIMARY KEY)")
+
+    assert [id for id, _ in error_ids()] == ["versatools.E001"]
+    assert "public.rls_probe" in error_ids()[0][1]
+    with pytest.raises(SystemCheckError, match=r"versatools\.E001.*rls_probe"):
+        call_command("check")
+
+
+def test_a_user_owned_table_without_an_owner_policy_fails() -> None:
+    execute(
+        "CREATE TABLE public.rls_probe (id int PRIMARY KEY, user_id uuid)",
+        "ALTER TABLE public.rls_probe ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY rls_probe_server ON public.rls_probe FOR ALL TO service_role USING (true)",
+    )
+
+    assert error_ids() == [
+        (
+            "versatools.E002",
+            "User-owned table public.rls_probe has no policy for authenticated that compares with auth.uid().",
+        )
+    ]
+
+
+def test_an_owner_policy_makes_the_user_owned_table_pass() -> None:
+    execute(
+        "CREATE TABLE public.rls_probe (id int PRIMARY KEY, user_id uuid)",
+        "ALTER TABLE public.rls_probe ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY rls_probe_own ON public.rls_probe FOR SELECT TO authenticated"
+        " USING (user_id = (SELECT auth.uid()))",
+    )
+
+    assert error_ids() == []
+
+
+def test_a_policy_calling_auth_uid_bare_fails() -> None:
+    execute(
+        "CREATE TABLE public.rls_probe (id int PRIMARY KEY, user_id uuid)",
+        "ALTER TABLE public.rls_probe ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY rls_probe_own ON public.rls_probe FOR SELECT TO authenticated USING (auth.uid() = user_id)",
+    )
+
+    assert [id for id, _ in error_ids()] == ["versatools.E003"]
+    assert "rls_probe_own" in error_ids()[0][1]
+
+
+@pytest.mark.parametrize(
+    "expression,bare",
+    [
+        ("(user_id = ( SELECT auth.uid() AS uid))", []),
+        ("((( SELECT auth.jwt() AS jwt) ->> 'role'::text) = 'admin'::text)", []),
+        ("(( SELECT (auth.jwt() ->> 'role'::text)) = 'x'::text)", []),
+        ("(auth.uid() = user_id)", ["auth.uid()"]),
+        ("((user_id = ( SELECT auth.uid() AS uid)) OR (auth.role() = 'service_role'::text))", ["auth.role()"]),
+        ("(note = '( SELECT '::text) AND (auth.uid() = user_id)", ["auth.uid()"]),
+        ("true", []),
+        (None, []),
+    ],
+)
+def test_bare_auth_calls_are_told_from_wrapped_ones(expression: str | None, bare: list[str]) -> None:
+    assert bare_auth_calls(expression) == bare
