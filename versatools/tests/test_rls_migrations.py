@@ -26,7 +26,12 @@ MIGRATE_ALL_TO_ZERO = "\n".join(
     + [f"call_command('migrate', {app!r}, 'zero', interactive=False, verbosity=0)" for app in ZERO_ORDER]
 )
 
-SUPABASE_LIKE_AUTH = """
+# What Supabase has before our first migration: its own auth.uid(), and
+# default privileges that grant ALL on every new public object to its API roles.
+SUPABASE_LIKE = """
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
 CREATE SCHEMA auth;
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
     AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid /* supabase's own */ $$;
@@ -88,6 +93,68 @@ def state(dsn: str) -> dict[str, object]:
     }
 
 
+DJANGO_TABLES = {
+    "django_migrations",
+    "django_session",
+    "django_content_type",
+    "django_admin_log",
+    "auth_permission",
+    "auth_group",
+    "auth_group_permissions",
+    "users_groups",
+    "users_user_permissions",
+}
+OWNER_READ_TABLES = {
+    "user_stats",
+    "user_daily_usage",
+    "storage_objects",
+    "subscriptions",
+    "subscription_events",
+    "credit_balances",
+    "credit_ledger",
+    "usage_counters",
+}
+
+
+def privileges(dsn: str) -> set[tuple[str, str, str]]:
+    """(role, object, privilege) for every table, sequence and our functions in public."""
+    granted = query(
+        dsn,
+        "SELECT role, c.relname, p FROM pg_class c, unnest(ARRAY['anon', 'authenticated', 'service_role']) role,"
+        " unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p"
+        " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND has_table_privilege(role, c.oid, p)"
+        " UNION ALL SELECT role, c.relname, p FROM pg_class c, unnest(ARRAY['anon', 'authenticated', 'service_role'])"
+        " role, unnest(ARRAY['USAGE', 'UPDATE']) p WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'"
+        " AND has_sequence_privilege(role, c.oid, p)"
+        " UNION ALL SELECT role, proname, 'EXECUTE' FROM pg_proc,"
+        " unnest(ARRAY['anon', 'authenticated', 'service_role']) role"
+        " WHERE pronamespace = 'public'::regnamespace AND has_function_privilege(role, oid, 'EXECUTE')",
+    )
+    return {(role, name, privilege) for role, name, privilege in granted}
+
+
+def assert_least_privilege(dsn: str) -> None:
+    granted = privileges(dsn)
+    tables = state(dsn)["tables"]
+    by_role = {role: {(name, p) for r, name, p in granted if r == role} for role in ("anon", "authenticated")}
+    assert by_role["anon"] == {("plans", "SELECT")}
+    assert by_role["authenticated"] == (
+        {(table, "SELECT") for table in OWNER_READ_TABLES | {"history", "plans", "tool_statistics", "admin_settings"}}
+        | {("history", "DELETE")}
+    )
+    service = {(name, p) for r, name, p in granted if r == "service_role" and name in tables}
+    assert service == {(t, p) for t in tables - DJANGO_TABLES for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}
+    assert not {name for r, name, p in granted if r == "service_role" and name not in tables and p == "EXECUTE"}
+    columns = query(
+        dsn,
+        "SELECT privilege_type, array_agg(column_name::text ORDER BY column_name)"
+        " FROM information_schema.column_privileges WHERE grantee = 'authenticated' AND table_name = 'users'"
+        " GROUP BY privilege_type ORDER BY privilege_type",
+    )
+    assert dict(columns)["UPDATE"] == ["image", "name"]
+    assert "password" not in dict(columns)["SELECT"] and "email" in dict(columns)["SELECT"]
+
+
 def migrate(env: dict[str, str]) -> None:
     result = run_manage("migrate", "--noinput", env=env)
     assert result.returncode == 0, result.stderr
@@ -101,7 +168,7 @@ def migrate_to_zero(env: dict[str, str]) -> None:
 def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, dict[str, str]]) -> None:
     dsn, env = scratch
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(SUPABASE_LIKE_AUTH)
+        conn.execute(SUPABASE_LIKE)
 
     # 1. On a Supabase-like database: its auth.uid() is used, the missing ones are added.
     migrate(env)
@@ -111,6 +178,8 @@ def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, di
     assert applied["auth"]["uid"] == ""  # untouched: not ours
     assert applied["auth"]["role"].startswith("versatools:") and applied["auth"]["jwt"].startswith("versatools:")
     assert "supabase's own" in query(dsn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth.uid()'::regprocedure")[0][0]
+    # Supabase's default grants are gone; what is left is what the policies need.
+    assert_least_privilege(dsn)
     check = run_manage("check", "--fail-level", "ERROR", env=env)
     assert check.returncode == 0, check.stderr
 
@@ -131,6 +200,7 @@ def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, di
     assert plain["without_rls"] == set() and plain["policies"] == applied["policies"]
     assert str(plain["auth_schema"]).startswith("versatools:")
     assert set(plain["auth"]) == {"uid", "role", "jwt"}
+    assert_least_privilege(dsn)
 
     # 4. Zero again removes the stand-in schema; 5. and forward once more.
     migrate_to_zero(env)
