@@ -80,3 +80,27 @@ def run_concurrently(fn: Callable[[int], Any], count: int) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(call, range(count)))
+
+
+JWT_TEST_SECRET = "test-jwt-secret-for-the-suite-0123456789"
+
+
+@pytest.fixture
+def jwt_secret(settings: Any) -> str:
+    settings.SUPABASE_JWT_SECRET = JWT_TEST_SECRET
+    return JWT_TEST_SECRET
+
+
+@pytest.fixture
+def bearer(jwt_secret: str) -> Callable[..., dict[str, str]]:
+    """Headers carrying a Supabase-style access token for a user."""
+    import time
+
+    import jwt
+
+    def headers(user: Any, **claims: Any) -> dict[str, str]:
+        payload = {"sub": str(user.id), "aud": "authenticated", "role": "authenticated", "exp": int(time.time()) + 600}
+        payload.update(claims)
+        return {"Authorization": f"Bearer {jwt.encode(payload, jwt_secret, algorithm='HS256')}"}
+
+    return headers

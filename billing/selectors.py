@@ -76,8 +76,18 @@ def plan_limits_for_user(*, user_id: uuid.UUID) -> PlanLimits:
     )
     if subscription is not None:
         return PlanLimits.from_plan(subscription.plan)
-    free = Plan.objects.filter(key=FREE_PLAN_KEY).first()
+    free = free_plan()
     return PlanLimits.from_plan(free) if free is not None else default_limits()
+
+
+def free_plan() -> Plan | None:
+    """The plan of users without an entitled subscription."""
+    return Plan.objects.filter(key=FREE_PLAN_KEY).first()
+
+
+def plans_active() -> list[Plan]:
+    """The catalog shown on the pricing page (seed 001): active plans in sort order."""
+    return list(Plan.objects.filter(active=True).order_by("sort_order", "name"))
 
 
 def usage_window_bounds(*, window: str, at: datetime) -> tuple[datetime, datetime]:

@@ -274,3 +274,17 @@ def runs_reap_stuck(*, timeout: timedelta | None = None, dry_run: bool = True, l
             continue
         failed += 1
     return ReapResult(found=len(stuck), failed=failed)
+
+
+@transaction.atomic
+def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    """The owner (or an operator acting for them) deletes a run.
+
+    Its StorageObject rows go with it through the ORM cascade, and each owes
+    its blob a delete after commit (files.signals), so a delete in a
+    rolled-back transaction deletes nothing. Statistics and ledger stay.
+    """
+    deleted, _ = History.objects.filter(user_id=user_id, id=run_id).delete()
+    if not deleted:
+        raise RunNotFound(f"There is no run {run_id}.")
+    logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)

@@ -52,15 +52,19 @@ def rls_as_user(user_id: UUID | str | None, *, using: str = DEFAULT_DB_ALIAS) ->
         role, claims = ANON_ROLE, {"role": ANON_ROLE}
     else:
         role, claims = AUTHENTICATED_ROLE, {"sub": str(user_id), "role": AUTHENTICATED_ROLE, "aud": "authenticated"}
+    # Outermost (a request's usual case): the commit or rollback at the end of
+    # the block resets role and claims by itself, so one statement suffices.
+    nested = connection.in_atomic_block
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('role'), current_setting('request.jwt.claims', true)")
-            previous_role, previous_claims = cursor.fetchone()
+            if nested:
+                cursor.execute("SELECT current_setting('role'), current_setting('request.jwt.claims', true)")
+                previous_role, previous_claims = cursor.fetchone()
             cursor.execute(_SET, [role, json.dumps(claims)])
         yield
         # Only needed when an outer transaction continues after the block;
         # a transaction already marked for rollback will undo them anyway.
-        if not connection.needs_rollback:
+        if nested and not connection.needs_rollback:
             with connection.cursor() as cursor:
                 cursor.execute(_SET, [previous_role, previous_claims or ""])
 

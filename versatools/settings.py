@@ -143,6 +143,12 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/" + MEDIA_URL},
     }
+# Every object key starts with this folder (default none, so that keys begin
+# with the user id as seed 004's bucket policies expect); reconcile lists only
+# under it, so a shared bucket's other contents are never touched.
+STORAGE_KEY_PREFIX = (env_str("STORAGE_KEY_PREFIX", "") or "").strip("/")
+if STORAGE_KEY_PREFIX and (".." in STORAGE_KEY_PREFIX.split("/") or "\\" in STORAGE_KEY_PREFIX):
+    raise ImproperlyConfigured(f"STORAGE_KEY_PREFIX must be a plain folder path, got {STORAGE_KEY_PREFIX!r}.")
 STORAGES = {
     "default": _storage_default,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -159,6 +165,22 @@ STUCK_RUN_TIMEOUT_MINUTES = env_int("STUCK_RUN_TIMEOUT_MINUTES", 30, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 # Expired-storage cleanup period (seed 000 says daily; we do better).
 CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 15, minimum=1)
+# Rows claimed per cleanup transaction; one S3 DeleteObjects request takes 1,000 keys.
+CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=1)
+# Reconcile leaves alone objects without a row, and rows without an object,
+# younger than this: they may be an upload or a delete in flight.
+RECONCILE_GRACE_HOURS = env_int("RECONCILE_GRACE_HOURS", 24, minimum=0)
+
+# --- API authentication ----------------------------------------------------
+# Supabase's JWT secret (Project Settings > API). Unset: bearer tokens are
+# refused and only Django sessions authenticate.
+SUPABASE_JWT_SECRET = env_str("SUPABASE_JWT_SECRET", "")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "authenticated")
+JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 0, minimum=0)
+
+# Queries slower than this are logged with their duration and SQL text (never
+# parameter values). 0 turns the log off.
+SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 500, minimum=0)
 
 # --- Celery ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -1,0 +1,78 @@
+"""JSON endpoints for the dashboard and the global tool statistics."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from history.schemas import RunOut
+from stats.selectors import dashboard_for_user, tool_statistics_all
+from versatools.rls import rls_as_user
+
+router = Router(tags=["stats"])
+
+
+class TotalsOut(Schema):
+    total_used: int
+    by_tool: dict[str, int]
+    last_used_at: datetime | None
+
+
+class PlanOut(Schema):
+    key: str
+    name: str
+    runs_per_window: int | None
+    usage_window: str
+    retention_hours: int
+
+
+class SubscriptionOut(Schema):
+    status: str
+    current_period_end: datetime | None
+    trial_ends_at: datetime | None
+
+
+class StorageOut(Schema):
+    used_bytes: int
+    limit_bytes: int
+
+
+class DailyOut(Schema):
+    days: list[date]
+    by_tool: dict[str, list[int]]
+
+
+class DashboardOut(Schema):
+    totals: TotalsOut
+    credits_remaining: int | None
+    plan: PlanOut
+    subscription: SubscriptionOut | None
+    storage: StorageOut
+    recent_runs: list[RunOut]
+    daily: DailyOut
+
+
+class ToolStatisticsOut(Schema):
+    tool_id: str
+    runs: int
+    completed: int
+    failed: int
+    bytes_in: int
+    bytes_out: int
+    last_used_at: datetime | None
+
+
+@router.get("/dashboard", response=DashboardOut)
+def dashboard(request: HttpRequest) -> dict[str, Any]:
+    user = request.auth
+    with rls_as_user(user.id):
+        return dashboard_for_user(user_id=user.id)
+
+
+@router.get("/stats/tools", response=list[ToolStatisticsOut])
+def tools_statistics(request: HttpRequest) -> list[Any]:
+    with rls_as_user(request.auth.id):
+        return tool_statistics_all()

@@ -1,0 +1,89 @@
+"""Reads of statistics, and the one-call dashboard of the Bento grid."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import UsageCounter
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, PlanLimits, default_limits, free_plan
+from history.models import History
+from stats.models import ToolStatistics, UserDailyUsage
+
+DASHBOARD_DAYS = 30
+DASHBOARD_RECENT_RUNS = 10
+
+
+def tool_statistics_all() -> list[ToolStatistics]:
+    return list(ToolStatistics.objects.order_by("tool_id"))
+
+
+def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
+    """Everything one Bento grid needs, in three queries whatever the data size.
+
+    1. the user with statistics, balance, subscription and plan (joins) and
+       their storage counter (a subquery), 2. the newest runs (an index range),
+       3. the per-day rows of the last 30 days (an index range).
+    """
+    storage_used = UsageCounter.objects.filter(
+        user_id=OuterRef("id"), metric=STORAGE_METRIC, window_start=STORAGE_WINDOW[0]
+    ).values("count")[:1]
+    user = (
+        User.objects.select_related("stats", "credit_balance", "subscription__plan")
+        .defer("password")  # not readable by the authenticated role (sql/rls/accounts.sql)
+        .annotate(storage_used=Subquery(storage_used))
+        .get(id=user_id)
+    )
+    stats = getattr(user, "stats", None)
+    balance = getattr(user, "credit_balance", None)
+    subscription = getattr(user, "subscription", None)
+    if subscription is not None:
+        limits = PlanLimits.from_plan(subscription.plan)
+        plan_name = subscription.plan.name
+    else:
+        plan = free_plan()
+        limits = PlanLimits.from_plan(plan) if plan else default_limits()
+        plan_name = plan.name if plan else "Free"
+
+    recent = list(History.objects.filter(user_id=user_id).order_by("-created_at", "-id")[:DASHBOARD_RECENT_RUNS])
+
+    today = timezone.now().date()
+    since = today - timedelta(days=DASHBOARD_DAYS - 1)
+    series: dict[str, list[int]] = {}
+    for day, tool_id, runs in UserDailyUsage.objects.filter(user_id=user_id, day__gte=since).values_list(
+        "day", "tool_id", "runs"
+    ):
+        series.setdefault(tool_id, [0] * DASHBOARD_DAYS)[(day - since).days] = runs
+
+    return {
+        "totals": {
+            "total_used": stats.total_used if stats else 0,
+            "by_tool": stats.tools_breakdown if stats else {},
+            "last_used_at": stats.last_used_at if stats else None,
+        },
+        "credits_remaining": balance.credits_remaining if balance else None,
+        "plan": {
+            "key": limits.plan_key,
+            "name": plan_name,
+            "runs_per_window": limits.runs_per_window,
+            "usage_window": limits.usage_window,
+            "retention_hours": limits.retention_hours,
+        },
+        "subscription": (
+            {
+                "status": subscription.status,
+                "current_period_end": subscription.current_period_end,
+                "trial_ends_at": subscription.trial_ends_at,
+            }
+            if subscription
+            else None
+        ),
+        "storage": {"used_bytes": user.storage_used or 0, "limit_bytes": limits.storage_bytes},
+        "recent_runs": recent,
+        "daily": {"days": [since + timedelta(days=i) for i in range(DASHBOARD_DAYS)], "by_tool": series},
+    }

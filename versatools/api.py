@@ -1,0 +1,76 @@
+"""The internal JSON API for the dashboard (``/api/``), built with django-ninja.
+
+Each app contributes a router from its ``api.py``; this module assembles them
+and turns errors into JSON with the right status: a service's ``ServiceError``
+carries its own code and status, schema validation failures are 400, auth
+failures 401, unknown ids 404 (for another user's id too: no existence oracle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.auth import SessionUserAuth, SupabaseBearerAuth
+from versatools.errors import ServiceError
+
+api = NinjaAPI(
+    title="VersaTools internal API",
+    version="1",
+    urls_namespace="api",
+    auth=[SupabaseBearerAuth(), SessionUserAuth()],
+    docs_url=None,
+)
+
+
+def error_response(request: HttpRequest, status: int, code: str, detail: Any) -> HttpResponse:
+    return api.create_response(request, {"error": code, "detail": detail}, status=status)
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    return error_response(request, exc.http_status, exc.code, exc.message)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = [
+        {"field": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "")}
+        for error in exc.errors
+    ]
+    return error_response(request, 400, "invalid_input", problems)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, 401, "not_authenticated", "Sign in, or send an Authorization: Bearer token.")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "not_found", str(exc) or "Not found.")
+
+
+HTTP_ERROR_CODES = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "file_too_large"}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Raised by django-ninja itself, e.g. 403 for a session write without its CSRF token.
+    return error_response(request, exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "error"), str(exc))
+
+
+def _register_routers() -> None:
+    from billing.api import router as billing_router
+    from history.api import router as history_router
+    from stats.api import router as stats_router
+
+    api.add_router("", history_router)
+    api.add_router("", stats_router)
+    api.add_router("", billing_router)
+
+
+_register_routers()
