@@ -53,3 +53,30 @@ class StorageObject(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class StorageDeletion(models.Model):
+    """A blob whose StorageObject row is gone and whose delete is still owed.
+
+    Written in the same transaction that deletes the row (a run deleted by its
+    user, by an operator, or with its user), so the blob stays tracked from the
+    moment its row goes until storage confirms the delete. The delete itself
+    runs after commit; a rolled-back transaction takes this row with it and
+    deletes nothing. Cleanup finishes whatever a crash left here.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    provider = models.CharField(max_length=16, choices=StorageProvider.choices)
+    bucket = models.CharField(max_length=255, blank=True)
+    key = models.CharField(max_length=512)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "storage_deletions"
+        indexes = [
+            # Reconcile asks "is this listed key still owed a delete?" by key.
+            models.Index(fields=["key"], name="storage_deletions_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -7,6 +7,8 @@ import os
 
 from celery import Celery
 
+from versatools.schedule import beat_schedule
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "versatools.settings")
 
 app = Celery("versatools")
@@ -14,6 +16,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+@app.on_after_configure.connect
+def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
+    # The one place periodic tasks are declared: versatools/schedule.py.
+    sender.conf.beat_schedule = beat_schedule()
 
 
 @app.on_after_configure.connect

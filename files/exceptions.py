@@ -1,0 +1,33 @@
+"""Errors the files services raise on purpose; each maps to one HTTP status."""
+
+from __future__ import annotations
+
+from versatools.errors import ServiceError
+
+
+class UploadInvalid(ServiceError):
+    """The upload is malformed: no usable name, no content."""
+
+    code = "upload_invalid"
+    http_status = 400
+
+
+class FileNameInvalid(UploadInvalid):
+    code = "file_name_invalid"
+
+
+class FileTooLarge(ServiceError):
+    code = "file_too_large"
+    http_status = 413
+
+
+class FileTypeNotAllowed(ServiceError):
+    code = "file_type_not_allowed"
+    http_status = 415
+
+
+class StorageUnavailable(ServiceError):
+    """Storage did not answer or refused; nothing was kept. Worth retrying later."""
+
+    code = "storage_unavailable"
+    http_status = 503

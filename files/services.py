@@ -1,0 +1,503 @@
+"""Writes for stored files: uploads, deletes, expiry cleanup, reconciliation.
+
+The order of operations is the design:
+
+- Store: the row and its quota commit first, then the blob is written. A crash
+  in between leaves a row without a blob, which cleanup and reconcile forget;
+  never a blob nobody knows about.
+- Delete (cleanup, reconcile): the blob first, then the row, in the
+  transaction that claimed the row. A row without its object is harmless; an
+  object without its row is an orphan nobody will find.
+- Delete through the ORM (a user or operator deleting a run, a user deleted
+  with everything they own): the row goes with the caller's transaction and a
+  StorageDeletion row takes its place in that same transaction; the blob is
+  deleted after commit. A rolled-back delete deletes nothing, and a crash
+  after commit leaves the StorageDeletion row for cleanup.
+
+Storage bytes are counted against the plan's quota when a row is created and
+given back when a row is deleted, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any, NamedTuple
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Collate
+from django.utils import timezone
+
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, plan_limits_for_user
+from billing.services import usage_consume, usage_release
+from files import storage
+from files.exceptions import StorageUnavailable
+from files.models import ObjectRole, StorageDeletion, StorageObject
+from files.validation import check_content_type, clean_file_name, measure_size
+from history.models import History
+from versatools.errors import NotFound
+from versatools.sqlfiles import read_sql, run_query
+
+logger = logging.getLogger(__name__)
+
+# Objects per page when reconcile compares storage with the table.
+RECONCILE_PAGE = 1000
+
+
+class _Blob(NamedTuple):
+    id: Any
+    key: str
+    provider: str
+    bucket: str
+    user_id: uuid.UUID | None = None
+    size: int = 0
+
+
+@dataclass
+class CleanupResult:
+    objects_deleted: int = 0  # blobs confirmed gone (deleted now or already absent)
+    objects_missing: int = 0  # of those, already absent (filesystem only can tell)
+    object_rows_deleted: int = 0
+    runs_deleted: int = 0
+    deletions_completed: int = 0  # StorageDeletion rows (deletes owed after commit) finished
+    bytes_released: int = 0
+    failed_keys: int = 0  # keys storage refused to delete; their rows stay
+    storage_failures: int = 0  # batches cut short by a storage that did not answer
+    storage_requests: int = 0
+    claimed: int = 0
+    batches: int = 0
+    error: str = ""
+    transient: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.objects_deleted} object(s) deleted ({self.objects_missing} already gone), "
+            f"{self.object_rows_deleted} object row(s), {self.runs_deleted} run(s), "
+            f"{self.deletions_completed} owed delete(s) finished, {self.bytes_released} byte(s) released; "
+            f"{self.failed_keys} key(s) refused, {self.storage_failures} storage failure(s)"
+        )
+        return f"{line}: {self.error}" if self.error else line
+
+
+# --- Store -------------------------------------------------------------------
+
+
+def storage_object_store(
+    *,
+    user_id: uuid.UUID,
+    content: IO[bytes] | bytes,
+    name: str | bytes,
+    run_id: uuid.UUID | None = None,
+    role: str = ObjectRole.INPUT,
+    tool_id: str | None = None,
+) -> StorageObject:
+    """Validate an upload, count it against the quota, record it, then write it.
+
+    Raises FileNameInvalid/UploadInvalid (400), FileTooLarge (413),
+    FileTypeNotAllowed (415), QuotaExceeded (429), NotFound (an unknown or
+    expired run) or StorageUnavailable (503). On any of them nothing is kept:
+    no row, no object, no usage.
+    """
+    if isinstance(content, bytes):
+        content = ContentFile(content)
+    original_name = clean_file_name(name)
+    limits = plan_limits_for_user(user_id=user_id)
+    size = measure_size(content, max_bytes=limits.max_file_bytes)
+    content_type, ext = check_content_type(content, tool_id=tool_id)
+
+    now = timezone.now()
+    if run_id is not None:
+        run = History.objects.filter(id=run_id, user_id=user_id, expires_at__gt=now).only("expires_at").first()
+        if run is None:
+            raise NotFound("No such run.")
+        expires_at = run.expires_at
+    else:
+        expires_at = now + timedelta(hours=limits.retention_hours)
+
+    backend = storage.default_backend()
+    provider, bucket = storage.describe(backend)
+    key = storage.build_key(user_id=user_id, entity="runs" if run_id else "uploads", ext=ext, at=now)
+    # durable: the row must be committed before the blob exists, so this
+    # cannot run inside a caller's transaction (a crash before that commit
+    # would leave an untracked blob).
+    with transaction.atomic(durable=True):
+        usage_consume(
+            user_id=user_id,
+            metric=STORAGE_METRIC,
+            amount=size,
+            limit=limits.storage_bytes,
+            window_start=STORAGE_WINDOW[0],
+            window_end=STORAGE_WINDOW[1],
+        )
+        obj = StorageObject.objects.create(
+            user_id=user_id,
+            run_id=run_id,
+            role=role,
+            provider=provider,
+            bucket=bucket,
+            key=key,
+            original_name=original_name,
+            content_type=content_type,
+            size=size,
+            expires_at=expires_at,
+        )
+    try:
+        storage.write(backend=backend, key=key, content=content, content_type=content_type)
+    except Exception as error:
+        logger.warning("Writing %s failed: %s", key, error)
+        _storage_object_abandon(obj)
+        raise StorageUnavailable("The file could not be stored; try again.") from error
+    return obj
+
+
+def _storage_object_abandon(obj: StorageObject) -> None:
+    """Undo a store whose write failed: delete what may have been written, then the row."""
+    blob = _Blob(obj.id, obj.key, obj.provider, obj.bucket, obj.user_id, obj.size)
+    result = CleanupResult()
+    with transaction.atomic(durable=True):
+        locked = list(StorageObject.objects.select_for_update().filter(id=obj.id).values_list("id", flat=True))
+        if not locked:
+            return
+        gone = _delete_blobs([blob], result)
+        if gone:
+            _forget_objects([blob], result)
+            return
+        # Storage is down: let cleanup finish the job as soon as it can.
+        StorageObject.objects.filter(id=obj.id).update(expires_at=timezone.now())
+
+
+# --- Delete through the ORM ----------------------------------------------------
+
+
+def storage_object_delete(*, user_id: uuid.UUID, object_id: uuid.UUID) -> None:
+    """The owner deletes one file; its blob goes after commit."""
+    with transaction.atomic():
+        obj = StorageObject.objects.filter(id=object_id, user_id=user_id).first()
+        if obj is None:
+            raise NotFound("No such file.")
+        obj.delete()
+
+
+def storage_objects_delete_for_run(*, run_id: uuid.UUID) -> int:
+    """Delete a run's files (the run stays); blobs go after commit. How many."""
+    with transaction.atomic():
+        deleted, _ = StorageObject.objects.filter(run_id=run_id).delete()
+    return deleted
+
+
+def storage_deletion_enqueue(*, obj: StorageObject, using: str = "default") -> None:
+    """A StorageObject row is being deleted through the ORM: owe its blob a delete.
+
+    Runs inside the deleting transaction (post_delete): the owed delete and the
+    released quota commit or roll back with the row.
+    """
+    deletion = StorageDeletion.objects.using(using).create(provider=obj.provider, bucket=obj.bucket, key=obj.key)
+    usage_release(user_id=obj.user_id, metric=STORAGE_METRIC, amount=obj.size, window_start=STORAGE_WINDOW[0])
+    ids = [deletion.id]
+
+    def dispatch() -> None:
+        # After commit; if the broker or storage fails now, cleanup finishes the row.
+        from files.tasks import delete_owed_blobs
+
+        delete_owed_blobs.delay(ids=ids)
+
+    transaction.on_commit(dispatch, using=using, robust=True)
+
+
+def storage_deletions_process(*, ids: Iterable[int]) -> CleanupResult:
+    """Delete the blobs owed by these StorageDeletion rows, then the rows."""
+    result = CleanupResult()
+    ids = list(ids)
+    with transaction.atomic(durable=True):
+        rows = list(
+            StorageDeletion.objects.select_for_update(skip_locked=True)
+            .filter(id__in=ids)
+            .values_list("id", "key", "provider", "bucket")
+        )
+        _finish_deletions([_Blob(*row) for row in rows], result)
+    return result
+
+
+# --- Cleanup -------------------------------------------------------------------
+
+
+class _Cursor(NamedTuple):
+    at: datetime | None
+    id: Any
+
+
+def storage_cleanup_expired(
+    *,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+    on_batch: Callable[[CleanupResult], None] | None = None,
+) -> CleanupResult:
+    """Delete what has expired: owed deletes, expired objects, expired runs.
+
+    Each batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own
+    transaction, so parallel cleanups never take the same row; blobs are
+    deleted first, then the rows whose blobs storage confirmed. A storage
+    that stops answering ends the pass: the rows it did not confirm stay for
+    the next one. ``limit`` caps the rows claimed in this pass.
+    """
+    now = now or timezone.now()
+    size = batch_size or settings.CLEANUP_BATCH_SIZE
+    result = CleanupResult()
+    started = time.monotonic()
+    for phase in (_deletions_batch, _expired_objects_batch, _expired_runs_batch):
+        cursor: _Cursor | None = None
+        while not result.storage_failures:
+            room = size if limit is None else min(size, limit - result.claimed)
+            if room <= 0:
+                break
+            claimed, cursor = phase(now=now, size=room, cursor=cursor, result=result)
+            if not claimed:
+                break
+            result.claimed += claimed
+            result.batches += 1
+            if on_batch is not None:
+                on_batch(result)
+    log = logger.warning if result.storage_failures or result.failed_keys else logger.info
+    log("Storage cleanup in %.1fs: %s", time.monotonic() - started, result.summary())
+    return result
+
+
+def _after(cursor: _Cursor | None, field: str) -> Q:
+    if cursor is None:
+        return Q()
+    return Q(**{f"{field}__gt": cursor.at}) | Q(**{field: cursor.at, "id__gt": cursor.id})
+
+
+def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+    with transaction.atomic(durable=True):
+        query = StorageDeletion.objects.select_for_update(skip_locked=True).order_by("id")
+        if cursor is not None:
+            query = query.filter(id__gt=cursor.id)
+        rows = [_Blob(*row) for row in query.values_list("id", "key", "provider", "bucket")[:size]]
+        if rows:
+            _finish_deletions(rows, result)
+    return len(rows), _Cursor(None, rows[-1].id) if rows else cursor
+
+
+def _expired_objects_batch(
+    *, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult
+) -> tuple[int, Any]:
+    with transaction.atomic(durable=True):
+        rows = list(
+            StorageObject.objects.select_for_update(skip_locked=True)
+            # deleted_at IS NULL: the partial index storage_objects_expiry_idx.
+            .filter(deleted_at__isnull=True, expires_at__lte=now)
+            .filter(_after(cursor, "expires_at"))
+            .order_by("expires_at", "id")
+            .values_list("id", "key", "provider", "bucket", "user_id", "size", "expires_at")[:size]
+        )
+        if rows:
+            blobs = [_Blob(*row[:6]) for row in rows]
+            gone = _delete_blobs(blobs, result)
+            _forget_objects([blob for blob in blobs if blob.key in gone], result)
+    return len(rows), _Cursor(rows[-1][6], rows[-1][0]) if rows else cursor
+
+
+def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+    with transaction.atomic(durable=True):
+        runs = list(
+            History.objects.select_for_update(skip_locked=True)
+            .filter(expires_at__lte=now)
+            .filter(_after(cursor, "expires_at"))
+            .order_by("expires_at", "id")
+            .values_list("id", "expires_at")[:size]
+        )
+        if not runs:
+            return 0, cursor
+        run_ids = [run_id for run_id, _ in runs]
+        # Holding the runs FOR UPDATE also blocks new objects for them (the
+        # foreign key check needs a share lock on the run).
+        blobs = [
+            _Blob(*row)
+            for row in StorageObject.objects.select_for_update(skip_locked=True)
+            .filter(run_id__in=run_ids)
+            .values_list("id", "key", "provider", "bucket", "user_id", "size")
+        ]
+        gone = _delete_blobs(blobs, result)
+        _forget_objects([blob for blob in blobs if blob.key in gone], result)
+        with connection.cursor() as sql:
+            sql.execute(read_sql("queries/history_delete_without_objects"), {"ids": run_ids})
+            result.runs_deleted += sql.rowcount
+    return len(runs), _Cursor(runs[-1][1], runs[-1][0])
+
+
+def _delete_blobs(blobs: list[_Blob], result: CleanupResult) -> set[str]:
+    """Delete blobs, grouped by where they live. The keys confirmed gone."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for blob in blobs:
+        groups[(blob.provider, blob.bucket)].append(blob.key)
+    gone: set[str] = set()
+    for (provider, bucket), keys in groups.items():
+        try:
+            outcome = storage.delete_keys(backend=storage.backend_for(provider, bucket), keys=keys)
+        except storage.StorageDeleteFailed as failure:
+            outcome = failure.outcome
+            result.storage_failures += 1
+            result.error = str(failure)
+            result.transient = failure.transient
+            logger.warning("Storage delete failed (%s); %d key(s) left for the next pass.", failure, len(keys))
+        result.storage_requests += outcome.requests
+        result.objects_deleted += len(outcome.deleted)
+        result.objects_missing += outcome.missing
+        result.failed_keys += len(outcome.failed)
+        for key, reason in list(outcome.failed.items())[:5]:
+            logger.warning("Storage refused to delete %s: %s", key, reason)
+        gone.update(outcome.deleted)
+        if result.storage_failures:
+            break
+    return gone
+
+
+def _forget_objects(blobs: list[_Blob], result: CleanupResult) -> None:
+    """Delete StorageObject rows whose blobs are gone, and give their bytes back."""
+    if not blobs:
+        return
+    run_query("storage_objects_delete", {"ids": [blob.id for blob in blobs]})
+    released: dict[uuid.UUID, int] = defaultdict(int)
+    for blob in blobs:
+        if blob.size and blob.user_id is not None:
+            released[blob.user_id] += blob.size
+    if released:
+        run_query(
+            "usage_counters_release_many",
+            {
+                "user_ids": list(released),
+                "amounts": list(released.values()),
+                "metric": STORAGE_METRIC,
+                "window_start": STORAGE_WINDOW[0],
+            },
+        )
+    result.object_rows_deleted += len(blobs)
+    result.bytes_released += sum(released.values())
+
+
+def _finish_deletions(rows: list[_Blob], result: CleanupResult) -> None:
+    gone = _delete_blobs(rows, result)
+    done = [row.id for row in rows if row.key in gone]
+    if done:
+        StorageDeletion.objects.filter(id__in=done).delete()
+    result.deletions_completed += len(done)
+
+
+# --- Reconcile -------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileResult:
+    objects_listed: int = 0
+    orphans: int = 0  # objects with no row and no owed delete
+    orphans_recent: int = 0  # of those, younger than the grace period: left alone
+    orphans_deleted: int = 0
+    rows_checked: int = 0
+    rows_missing_object: int = 0
+    rows_repaired: int = 0
+    directories_removed: int = 0
+    repaired: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.objects_listed} object(s) listed: {self.orphans} without a row "
+            f"({self.orphans_recent} within the grace period, {self.orphans_deleted} deleted); "
+            f"{self.rows_checked} row(s) checked: {self.rows_missing_object} without an object "
+            f"({self.rows_repaired} removed)"
+        )
+
+
+def storage_reconcile(
+    *,
+    repair: bool,
+    grace: timedelta | None = None,
+    now: datetime | None = None,
+    on_page: Callable[[ReconcileResult], None] | None = None,
+) -> ReconcileResult:
+    """Compare storage under the app's prefix with the table, in pages; report and repair.
+
+    Repair deletes objects with no row (and no owed delete) older than
+    ``grace``, and rows older than ``grace`` whose object is missing (giving
+    their bytes back). Younger ones may be an upload in flight: left alone.
+    Only the configured backend is checked.
+    """
+    now = now or timezone.now()
+    grace = timedelta(hours=settings.RECONCILE_GRACE_HOURS) if grace is None else grace
+    cutoff = now - grace
+    backend = storage.default_backend()
+    provider, bucket = storage.describe(backend)
+    result = ReconcileResult(repaired=repair)
+
+    listing = storage.iter_objects(backend=backend, prefix=storage.key_prefix())
+    for page in storage.chunked(listing, RECONCILE_PAGE):
+        keys = [item.key for item in page]
+        known = set(StorageObject.objects.filter(key__in=keys).values_list("key", flat=True))
+        known.update(StorageDeletion.objects.filter(key__in=keys).values_list("key", flat=True))
+        orphans = [item for item in page if item.key not in known]
+        old = [item.key for item in orphans if item.modified <= cutoff]
+        result.objects_listed += len(page)
+        result.orphans += len(orphans)
+        result.orphans_recent += len(orphans) - len(old)
+        if repair and old:
+            outcome = storage.delete_keys(backend=backend, keys=old)
+            result.orphans_deleted += len(outcome.deleted)
+        if on_page is not None:
+            on_page(result)
+
+    # Rows in byte order of their keys (COLLATE "C"), the order S3 lists in.
+    rows = (
+        StorageObject.objects.filter(provider=provider, bucket=bucket, created_at__lte=cutoff)
+        .annotate(byte_key=Collate("key", "C"))
+        .order_by("byte_key")
+        .values_list("id", "key", "provider", "bucket", "user_id", "size")
+    )
+    last = ""
+    while True:
+        page_rows = [_Blob(*row) for row in rows.filter(byte_key__gt=last)[:RECONCILE_PAGE]]
+        if not page_rows:
+            break
+        last = page_rows[-1].key
+        result.rows_checked += len(page_rows)
+        present = storage.existing_keys(backend=backend, keys=[row.key for row in page_rows])
+        missing = [row for row in page_rows if row.key not in present]
+        result.rows_missing_object += len(missing)
+        if repair and missing:
+            result.rows_repaired += _forget_missing(missing)
+        if on_page is not None:
+            on_page(result)
+
+    if repair:
+        result.directories_removed = storage.remove_empty_directories(
+            backend=backend, prefix=storage.key_prefix(), older_than=cutoff
+        )
+    logger.info("Storage reconcile: %s", result.summary())
+    return result
+
+
+def _forget_missing(rows: list[_Blob]) -> int:
+    """Delete rows whose object is missing (rows someone else holds are left for later)."""
+    scratch = CleanupResult()
+    with transaction.atomic(durable=True):
+        locked = set(
+            StorageObject.objects.select_for_update(skip_locked=True)
+            .filter(id__in=[row.id for row in rows])
+            .values_list("id", flat=True)
+        )
+        _forget_objects([row for row in rows if row.id in locked], scratch)
+    return scratch.object_rows_deleted

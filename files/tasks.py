@@ -1,0 +1,51 @@
+"""Celery tasks for stored files. Thin: call a service, retry transient storage errors.
+
+Cleanup and owed deletes are idempotent (a second run finds nothing to do,
+and an object already gone counts as deleted), so they acknowledge late: a
+worker lost mid-task gets the task run again instead of dropping it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from files.services import storage_cleanup_expired, storage_deletions_process, storage_reconcile
+
+
+class StorageRetry(Exception):
+    """Storage did not answer; the task runs again later (backoff with jitter)."""
+
+
+_RETRY = {
+    "autoretry_for": (StorageRetry,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="files.tasks.cleanup_expired_storage", acks_late=True, reject_on_worker_lost=True, **_RETRY)
+def cleanup_expired_storage(*, batch_size: int | None = None, limit: int | None = None) -> dict[str, Any]:
+    result = storage_cleanup_expired(batch_size=batch_size, limit=limit)
+    if result.storage_failures and result.transient:
+        raise StorageRetry(result.error)
+    return result.as_dict()
+
+
+@shared_task(name="files.tasks.delete_owed_blobs", acks_late=True, reject_on_worker_lost=True, **_RETRY)
+def delete_owed_blobs(*, ids: list[int]) -> dict[str, Any]:
+    # Queued after commit of an ORM delete; if it never succeeds, cleanup finishes the rows.
+    result = storage_deletions_process(ids=ids)
+    if result.storage_failures and result.transient:
+        raise StorageRetry(result.error)
+    return result.as_dict()
+
+
+# Not acks_late: a long weekly pass redelivered after the broker's visibility
+# timeout would run twice at once for nothing.
+@shared_task(name="files.tasks.reconcile_storage")
+def reconcile_storage() -> dict[str, Any]:
+    return storage_reconcile(repair=True).as_dict()

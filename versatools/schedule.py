@@ -1,0 +1,52 @@
+"""Every periodic task, declared here and nowhere else (run exactly one beat).
+
+Each entry says why it exists and carries an ``expires``: a message beat
+queued but no worker picked up in time is dropped, so a backlog after an
+outage runs a job once, not once per missed tick. Tasks are named by string
+so that this module imports no app code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+from django.conf import settings
+
+MINUTE = 60
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    cleanup_every = settings.CLEANUP_INTERVAL_MINUTES * MINUTE
+    reap_every = 5 * MINUTE
+    return {
+        # Expired files and runs really disappear: owed deletes, expired
+        # objects, expired runs (files/services.py storage_cleanup_expired).
+        # Seed 000 says daily; every CLEANUP_INTERVAL_MINUTES (15) keeps a
+        # file's life close to its promised expiry.
+        "storage-cleanup-expired": {
+            "task": "files.tasks.cleanup_expired_storage",
+            "schedule": cleanup_every,
+            "options": {"expires": cleanup_every},
+        },
+        # Runs stuck in PROCESSING past STUCK_RUN_TIMEOUT_MINUTES are failed
+        # and refunded (history/services.py runs_reap_stuck).
+        "history-reap-stuck-runs": {
+            "task": "history.tasks.reap_stuck_runs",
+            "schedule": reap_every,
+            "options": {"expires": reap_every},
+        },
+        # Seed 003: expired sessions leave the django_session table (clearsessions).
+        "sessions-clear-expired": {
+            "task": "versatools.tasks.clear_expired_sessions",
+            "schedule": crontab(minute=17, hour=3),
+            "options": {"expires": 6 * 60 * MINUTE},
+        },
+        # Weekly safety net: objects nobody tracks and rows whose object is
+        # missing, both older than RECONCILE_GRACE_HOURS, are repaired.
+        "storage-reconcile-weekly": {
+            "task": "files.tasks.reconcile_storage",
+            "schedule": crontab(minute=43, hour=4, day_of_week="sunday"),
+            "options": {"expires": 12 * 60 * MINUTE},
+        },
+    }
