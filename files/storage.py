@@ -129,14 +129,15 @@ def key_prefix() -> str:
     return f"{prefix}/" if prefix else ""
 
 
-def build_key(*, user_id: uuid.UUID, entity: str, ext: str, at: datetime) -> str:
+def build_key(*, user_id: uuid.UUID, entity: str, ext: str, at: datetime, object_id: uuid.UUID | None = None) -> str:
     """``{user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext}`` (seed 004), under the app's prefix.
 
     Built only from values the server chose: the client's file name never
-    becomes part of a path.
+    becomes part of a path. ``object_id`` defaults to a fresh UUID (demo data
+    passes a deterministic one).
     """
     at = at.astimezone(UTC)
-    return f"{key_prefix()}{user_id}/{entity}/{at:%Y}/{at:%m}/{uuid.uuid4()}.{ext}"
+    return f"{key_prefix()}{user_id}/{entity}/{at:%Y}/{at:%m}/{object_id or uuid.uuid4()}.{ext}"
 
 
 def _s3_name(backend: Storage, key: str) -> str:

@@ -84,6 +84,8 @@ class UserDailyUsage(models.Model):
     runs = models.BigIntegerField(default=0)
     completed = models.BigIntegerField(default=0)
     failed = models.BigIntegerField(default=0)
+    bytes_in = models.BigIntegerField(default=0)
+    bytes_out = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "user_daily_usage"

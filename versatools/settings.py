@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "stats",
     "files",
     "tools",
+    "demo",
 ]
 
 MIDDLEWARE = [

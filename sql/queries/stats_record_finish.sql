@@ -2,10 +2,11 @@
 -- transaction as the state change. %(completed)s and %(failed)s are 0 or 1.
 -- Same lock order as stats_record_start.sql: user rows, then tool rows.
 WITH user_day AS (
-    INSERT INTO user_daily_usage AS ud (user_id, day, tool_id, runs, completed, failed)
-    VALUES (%(user_id)s, %(day)s, %(tool_id)s, 0, %(completed)s, %(failed)s)
+    INSERT INTO user_daily_usage AS ud (user_id, day, tool_id, runs, completed, failed, bytes_in, bytes_out)
+    VALUES (%(user_id)s, %(day)s, %(tool_id)s, 0, %(completed)s, %(failed)s, 0, %(bytes_out)s)
     ON CONFLICT (user_id, day, tool_id) DO UPDATE
-        SET completed = ud.completed + EXCLUDED.completed, failed = ud.failed + EXCLUDED.failed
+        SET completed = ud.completed + EXCLUDED.completed, failed = ud.failed + EXCLUDED.failed,
+            bytes_out = ud.bytes_out + EXCLUDED.bytes_out
     RETURNING 1
 ), tool_total AS (
     INSERT INTO tool_statistics AS ts (tool_id, runs, completed, failed, bytes_in, bytes_out, last_used_at, updated_at)

@@ -18,9 +18,10 @@ WITH user_total AS (
             updated_at = now()
     RETURNING 1
 ), user_day AS (
-    INSERT INTO user_daily_usage AS ud (user_id, day, tool_id, runs, completed, failed)
-    VALUES (%(user_id)s, %(day)s, %(tool_id)s, 1, 0, 0)
-    ON CONFLICT (user_id, day, tool_id) DO UPDATE SET runs = ud.runs + 1
+    INSERT INTO user_daily_usage AS ud (user_id, day, tool_id, runs, completed, failed, bytes_in, bytes_out)
+    VALUES (%(user_id)s, %(day)s, %(tool_id)s, 1, 0, 0, %(bytes_in)s, 0)
+    ON CONFLICT (user_id, day, tool_id) DO UPDATE
+        SET runs = ud.runs + 1, bytes_in = ud.bytes_in + EXCLUDED.bytes_in
     RETURNING 1
 ), tool_total AS (
     INSERT INTO tool_statistics AS ts (tool_id, runs, completed, failed, bytes_in, bytes_out, last_used_at, updated_at)
