@@ -501,3 +501,8 @@ def _forget_missing(rows: list[_Blob]) -> int:
         )
         _forget_objects([row for row in rows if row.id in locked], scratch)
     return scratch.object_rows_deleted
+
+
+def storage_object_attach(*, object_id: uuid.UUID, run_id: uuid.UUID, expires_at: datetime) -> None:
+    """Make a stored upload the input of a run: it now lives and dies with the run."""
+    StorageObject.objects.filter(id=object_id).update(run_id=run_id, expires_at=expires_at, updated_at=timezone.now())

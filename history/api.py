@@ -5,16 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from ninja import File, Form, Header, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from pydantic import Field
 
+from files.exceptions import FileTooLarge
+from files.models import ObjectRole, StorageObject
+from files.selectors import storage_object_download, upload_max_bytes_for_user
 from history.exceptions import RunNotFound
 from history.models import History
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
-from history.services import run_delete
+from history.services import run_delete, run_submit
 from versatools.rls import rls_as_user
+
+# Multipart framing around the file: a body this much over the limit is refused unread.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 router = Router(tags=["runs"])
 
@@ -53,3 +60,41 @@ def history_delete(request: HttpRequest, run_id: uuid.UUID) -> Status[None]:
     """Deletes the run and its files (after commit); statistics and ledger stay."""
     run_delete(user_id=request.auth.id, run_id=run_id)
     return Status(204, None)
+
+
+@router.post("/runs", response={200: RunOut, 201: RunOut})
+def runs_create(
+    request: HttpRequest,
+    tool_id: Form[str],
+    file: File[UploadedFile],
+    idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=255),
+) -> Status[History]:
+    """Upload an input and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
+    user = request.auth
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > upload_max_bytes_for_user(user_id=user.id) + MULTIPART_OVERHEAD_BYTES:
+        raise FileTooLarge("The upload is larger than your plan allows.")
+    result = run_submit(
+        user_id=user.id, tool_id=tool_id, upload=file, file_name=file.name or "", idempotency_key=idempotency_key
+    )
+    return Status(201 if result.created else 200, result.run)
+
+
+@router.get("/runs/{run_id}/download", response={302: None})
+def runs_download(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+    """The run's output: a redirect to a short-lived signed URL (S3) or the file itself."""
+    user = request.auth
+    with rls_as_user(user.id):
+        object_id = (
+            StorageObject.objects.filter(run_id=run_id, user_id=user.id, role=ObjectRole.OUTPUT)
+            .values_list("id", flat=True)
+            .first()
+        )
+    if object_id is None:
+        raise RunNotFound("No such run, or it has no output (yet).")
+    download = storage_object_download(user_id=user.id, object_id=object_id)
+    if download.url:
+        return HttpResponseRedirect(download.url)
+    return FileResponse(
+        download.file, as_attachment=True, filename=download.filename, content_type=download.content_type
+    )

@@ -21,7 +21,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -288,3 +288,55 @@ def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     if not deleted:
         raise RunNotFound(f"There is no run {run_id}.")
     logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)
+
+
+def run_submit(
+    *,
+    user_id: uuid.UUID,
+    tool_id: str,
+    upload: IO[bytes],
+    file_name: str | bytes,
+    idempotency_key: str,
+) -> RunStart:
+    """Take an uploaded input and start a run on it (``POST /api/runs``).
+
+    Order matters for "bad input changes nothing": the upload is checked
+    (name, size, sniffed type) before anything is written; a replayed key is
+    answered before anything is stored; the input is stored (row, then blob)
+    before the run is charged; if the start is refused, the stored input is
+    deleted again, so neither a credit nor a file is left behind.
+    """
+    from billing.selectors import plan_limits_for_user
+    from files.services import storage_object_attach, storage_object_delete, storage_object_store
+    from files.validation import clean_file_name, measure_size
+
+    tool = get_tool(tool_id)
+    if tool is None:
+        raise UnknownTool(f"There is no tool {tool_id!r}.")
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
+    name = clean_file_name(file_name)
+    size = measure_size(upload, max_bytes=plan_limits_for_user(user_id=user_id).max_file_bytes)
+    original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
+    if original is not None:
+        if original.request_fingerprint != _fingerprint(tool_id=tool_id, input_file_name=name, input_bytes=size):
+            raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
+        return RunStart(run=original, created=False)
+
+    stored = storage_object_store(user_id=user_id, content=upload, name=name, tool_id=tool.id)
+    try:
+        result = run_start(
+            user_id=user_id,
+            tool_id=tool.id,
+            input_file_name=stored.original_name,
+            input_bytes=stored.size,
+            idempotency_key=idempotency_key,
+        )
+    except Exception:
+        storage_object_delete(user_id=user_id, object_id=stored.id)
+        raise
+    if not result.created:  # a concurrent twin of this request won the key
+        storage_object_delete(user_id=user_id, object_id=stored.id)
+        return result
+    storage_object_attach(object_id=stored.id, run_id=result.run.id, expires_at=result.run.expires_at)
+    return result

@@ -1,0 +1,194 @@
+"""POST /api/runs and GET /api/runs/{id}/download against real storage."""
+# The storage fixtures are imported from the files app's conftest; test
+# arguments of the same names are how pytest injects them (not redefinitions).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription
+from billing.services import credit_balance_open
+from demo.samples import sample_output
+from files.models import StorageObject
+from files.tests.conftest import fs_storage, s3_server, s3_storage  # noqa: F401  (shared storage fixtures)
+from history.models import History
+from history.services import run_complete, run_mark_processing
+
+PNG = sample_output("image-compress")[2]
+PDF = sample_output("pdf-merge")[2]
+
+
+def post_run(client, headers, *, tool_id="image-compress", name="photo.png", content=PNG, key="key-1", **extra):
+    data = {"tool_id": tool_id, "file": SimpleUploadedFile(name, content, content_type="image/png")}
+    if key is not None:
+        headers = {**headers, "Idempotency-Key": key}
+    return client.post("/api/runs", data=data, headers=headers, **extra)
+
+
+def files_on_disk(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()]
+
+
+def nothing_left(user, root: Path) -> None:
+    assert History.objects.filter(user=user).count() == 0
+    assert StorageObject.objects.filter(user=user).count() == 0
+    assert files_on_disk(root) == []
+    assert not CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_starts_a_pending_run_with_its_input_stored(client, user, bearer, fs_storage) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+
+    response = post_run(client, bearer(user))
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["tool_id"], body["input_file_name"], body["bytes_in"]) == (
+        "PENDING",
+        "image-compress",
+        "photo.png",
+        len(PNG),
+    )
+    stored = StorageObject.objects.get(user=user)
+    assert (str(stored.run_id), stored.content_type, stored.size) == (body["id"], "image/png", len(PNG))
+    assert stored.expires_at == History.objects.get(id=body["id"]).expires_at
+    assert [path.read_bytes() for path in files_on_disk(fs_storage.root)] == [PNG]
+    assert CreditBalance.objects.get(user=user).credits_remaining == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replayed_idempotency_key_returns_the_run_and_stores_nothing_more(client, user, bearer, fs_storage) -> None:
+    first = post_run(client, bearer(user))
+    again = post_run(client, bearer(user))
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert StorageObject.objects.filter(user=user).count() == 1
+    assert len(files_on_disk(fs_storage.root)) == 1
+    assert CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "case,status,code",
+    [
+        ("no-key", 400, "invalid_input"),
+        ("no-file", 400, "invalid_input"),
+        ("unknown-tool", 404, "unknown_tool"),
+        ("html-as-png", 415, "file_type_not_allowed"),
+        ("pdf-to-image-tool", 415, "file_type_not_allowed"),
+        ("too-large", 413, "file_too_large"),
+        ("no-credits", 402, "insufficient_credits"),
+        ("quota", 429, "quota_exceeded"),
+        ("empty-file", 400, "upload_invalid"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_json_reason_and_leave_nothing(
+    client, user, bearer, fs_storage, case: str, status: int, code: str
+) -> None:
+    headers = bearer(user)
+    kwargs: dict = {}
+    if case == "no-key":
+        kwargs["key"] = None
+    elif case == "unknown-tool":
+        kwargs["tool_id"] = "video-melter"
+    elif case == "html-as-png":
+        kwargs["content"] = b"<!doctype html><html><script>alert(1)</script></html>"
+    elif case == "pdf-to-image-tool":
+        kwargs.update(content=PDF, name="doc.pdf")
+    elif case == "too-large":
+        plan = Plan.objects.create(key="small", name="Small", credits=0, max_file_bytes=len(PNG) - 1)
+        Subscription.objects.create(user=user, plan=plan)
+    elif case == "no-credits":
+        credit_balance_open(user_id=user.id, credits=0)
+    elif case == "quota":
+        plan = Plan.objects.create(key="none", name="None", credits=0, runs_per_window=0)
+        Subscription.objects.create(user=user, plan=plan)
+    elif case == "empty-file":
+        kwargs["content"] = b""
+
+    if case == "no-file":
+        response = client.post(
+            "/api/runs", data={"tool_id": "image-compress"}, headers={**headers, "Idempotency-Key": "k"}
+        )
+    else:
+        response = post_run(client, headers, **kwargs)
+
+    assert response.status_code == status, response.content
+    assert response.json()["error"] == code
+    assert response.json()["detail"]
+    nothing_left(user, fs_storage.root)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reusing_a_key_for_another_file_is_409_and_keeps_only_the_first(client, user, bearer, fs_storage) -> None:
+    post_run(client, bearer(user))
+
+    response = post_run(client, bearer(user), name="other.png", content=PNG + b"\0" * 10)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "idempotency_key_reused"
+    assert StorageObject.objects.filter(user=user).count() == 1
+    assert len(files_on_disk(fs_storage.root)) == 1
+
+
+def complete_with_output(run_id, user, fs_or_s3_backend_key: str | None = None) -> StorageObject:
+    from files.services import storage_object_store
+
+    run_mark_processing(run_id=run_id)
+    output = storage_object_store(user_id=user.id, content=PNG, name="out.png", run_id=run_id, role="output")
+    run_complete(run_id=run_id, output_file_name="out.png", bytes_out=len(PNG), file_key=output.key)
+    return output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_owner_downloads_the_output_from_the_filesystem(client, make_user, bearer, fs_storage) -> None:
+    me, other = make_user(), make_user()
+    run_id = post_run(client, bearer(me)).json()["id"]
+    complete_with_output(run_id, me)
+
+    mine = client.get(f"/api/runs/{run_id}/download", headers=bearer(me))
+    theirs = client.get(f"/api/runs/{run_id}/download", headers=bearer(other))
+
+    assert mine.status_code == 200
+    assert b"".join(mine.streaming_content) == PNG
+    assert 'attachment; filename="out.png"' in mine["Content-Disposition"]
+    assert theirs.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_downloadable_after_expiry_or_before_completion(client, user, bearer, fs_storage) -> None:
+    run_id = post_run(client, bearer(user)).json()["id"]
+    assert client.get(f"/api/runs/{run_id}/download", headers=bearer(user)).status_code == 404  # no output yet
+    complete_with_output(run_id, user)
+
+    past = timezone.now() - timedelta(seconds=1)
+    History.objects.filter(id=run_id).update(expires_at=past)
+    StorageObject.objects.filter(run_id=run_id).update(expires_at=past)
+
+    assert client.get(f"/api/runs/{run_id}/download", headers=bearer(user)).status_code == 404
+    assert client.get(f"/api/runs/{uuid.uuid4()}/download", headers=bearer(user)).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_s3_the_owner_is_redirected_to_a_short_lived_signed_url(client, user, bearer, s3_storage) -> None:
+    run_id = post_run(client, bearer(user)).json()["id"]
+    complete_with_output(run_id, user)
+
+    response = client.get(f"/api/runs/{run_id}/download", headers=bearer(user))
+
+    assert response.status_code == 302
+    url = response["Location"]
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=" in url
+    fetched = requests.get(url, timeout=10)
+    assert fetched.status_code == 200
+    assert fetched.content == PNG
