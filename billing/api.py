@@ -9,6 +9,7 @@ from ninja import Router, Schema
 
 from billing.selectors import plans_active
 from versatools.rls import rls_as_user
+from versatools.schemas import with_errors
 
 router = Router(tags=["plans"])
 
@@ -34,7 +35,7 @@ class PlanCatalogOut(Schema):
     retention_hours: int
 
 
-@router.get("/plans", response=list[PlanCatalogOut], auth=None)
+@router.get("/plans", response=with_errors({200: list[PlanCatalogOut]}), auth=None)
 def plans(request: HttpRequest) -> list[Any]:
     """Public: the pricing page shows the catalog to visitors too."""
     user = request.user

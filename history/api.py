@@ -19,6 +19,7 @@ from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
 from history.services import run_delete, run_submit
 from versatools.rls import rls_as_user
+from versatools.schemas import with_errors
 
 # Multipart framing around the file: a body this much over the limit is refused unread.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -35,7 +36,7 @@ class HistoryFilters(Schema):
     limit: int = Field(default=20, ge=1, le=100)
 
 
-@router.get("/history", response=RunPageOut)
+@router.get("/history", response=with_errors({200: RunPageOut}))
 def history_list(request: HttpRequest, filters: Query[HistoryFilters]) -> dict[str, object]:
     user = request.auth
     with rls_as_user(user.id):
@@ -45,7 +46,7 @@ def history_list(request: HttpRequest, filters: Query[HistoryFilters]) -> dict[s
     return {"items": page.runs, "next_cursor": page.next_cursor}
 
 
-@router.get("/history/{run_id}", response=RunOut)
+@router.get("/history/{run_id}", response=with_errors({200: RunOut}))
 def history_detail(request: HttpRequest, run_id: uuid.UUID) -> History:
     user = request.auth
     with rls_as_user(user.id):
@@ -55,14 +56,14 @@ def history_detail(request: HttpRequest, run_id: uuid.UUID) -> History:
     return run
 
 
-@router.delete("/history/{run_id}", response={204: None})
+@router.delete("/history/{run_id}", response=with_errors({204: None}))
 def history_delete(request: HttpRequest, run_id: uuid.UUID) -> Status[None]:
     """Deletes the run and its files (after commit); statistics and ledger stay."""
     run_delete(user_id=request.auth.id, run_id=run_id)
     return Status(204, None)
 
 
-@router.post("/runs", response={200: RunOut, 201: RunOut})
+@router.post("/runs", response=with_errors({200: RunOut, 201: RunOut}))
 def runs_create(
     request: HttpRequest,
     tool_id: Form[str],
@@ -80,7 +81,7 @@ def runs_create(
     return Status(201 if result.created else 200, result.run)
 
 
-@router.get("/runs/{run_id}/download", response={302: None})
+@router.get("/runs/{run_id}/download", response=with_errors({200: None, 302: None}))
 def runs_download(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """The run's output: a redirect to a short-lived signed URL (S3) or the file itself."""
     user = request.auth

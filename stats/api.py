@@ -11,6 +11,7 @@ from ninja import Router, Schema
 from history.schemas import RunOut
 from stats.selectors import dashboard_for_user, tool_statistics_all
 from versatools.rls import rls_as_user
+from versatools.schemas import with_errors
 
 router = Router(tags=["stats"])
 
@@ -65,14 +66,14 @@ class ToolStatisticsOut(Schema):
     last_used_at: datetime | None
 
 
-@router.get("/dashboard", response=DashboardOut)
+@router.get("/dashboard", response=with_errors({200: DashboardOut}))
 def dashboard(request: HttpRequest) -> dict[str, Any]:
     user = request.auth
     with rls_as_user(user.id):
         return dashboard_for_user(user_id=user.id)
 
 
-@router.get("/stats/tools", response=list[ToolStatisticsOut])
+@router.get("/stats/tools", response=with_errors({200: list[ToolStatisticsOut]}))
 def tools_statistics(request: HttpRequest) -> list[Any]:
     with rls_as_user(request.auth.id):
         return tool_statistics_all()
