@@ -1,0 +1,130 @@
+"""/api/dashboard latency with 10,000 and with 1,000,000 history rows (1,000 users).
+
+Beside it, in the same process and run, a bare view that does one SELECT 1
+through the same middleware: the floor of a request here. Requests go through
+Django's full stack in-process (WSGI handler, middleware, token auth, RLS
+context, serialization); no network.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/versatools python bench/bench_dashboard.py [--big 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import bench_database_url, recreate_database  # noqa: E402
+
+SECRET = "bench-jwt-secret-0123456789abcdef0123"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=400)
+    args = parser.parse_args()
+
+    url = bench_database_url("versatools_bench_dashboard")
+    recreate_database(url)
+    os.environ.update(DATABASE_URL=url, DEBUG="false", SUPABASE_JWT_SECRET=SECRET, SLOW_QUERY_MS="0")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "versatools.settings")
+    import django
+
+    django.setup()
+    import logging
+
+    import jwt
+    from django.db import connection, reset_queries
+    from django.http import JsonResponse
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import path
+
+    from demo.services import demo_seed
+    from history.models import History
+
+    logging.disable(logging.WARNING)
+
+    def select_one(request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return JsonResponse({"one": cursor.fetchone()[0]})
+
+    import versatools.urls
+
+    module = type(sys)("bench_urls")
+    module.urlpatterns = [path("bench/select1", select_one), *versatools.urls.urlpatterns]
+    sys.modules["bench_urls"] = module
+
+    def measure(label: str) -> dict[str, float]:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        heaviest = (
+            History.objects.values("user_id").order_by().annotate(n=django.db.models.Count("id")).order_by("-n")[0]
+        )
+        token = jwt.encode(
+            {"sub": str(heaviest["user_id"]), "aud": "authenticated", "exp": int(time.time()) + 3600},
+            SECRET,
+            algorithm="HS256",
+        )
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        with override_settings(ROOT_URLCONF="bench_urls"):
+            for _ in range(20):  # warm-up
+                assert client.get("/api/dashboard").status_code == 200
+                client.get("/bench/select1")
+            reset_queries()  # the request_started signal empties the log; start from empty too
+            with CaptureQueriesContext(connection) as queries:
+                client.get("/api/dashboard")
+            statements = [q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+            dashboard, bare = [], []
+            for _ in range(args.requests):
+                started = time.perf_counter()
+                response = client.get("/api/dashboard")
+                dashboard.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+                started = time.perf_counter()
+                client.get("/bench/select1")
+                bare.append((time.perf_counter() - started) * 1000)
+        result = {
+            "rows": History.objects.count(),
+            "user_runs": heaviest["n"],
+            "p50": statistics.median(dashboard),
+            "p95": percentile(dashboard, 0.95),
+            "bare_p50": statistics.median(bare),
+            "bare_p95": percentile(bare, 0.95),
+            "queries": len(statements),
+        }
+        print(
+            f"  {label:>10} rows={result['rows']:>9,} user runs={result['user_runs']:>7,}  dashboard p50 "
+            f"{result['p50']:6.2f} ms p95 {result['p95']:6.2f} ms  | SELECT 1 view p50 {result['bare_p50']:5.2f} ms "
+            f"p95 {result['bare_p95']:5.2f} ms | {result['queries']} queries"
+        )
+        return result
+
+    print(f"dashboard, {args.users} users, {args.requests} requests each")
+    demo_seed(seed=1, users=args.users, runs=args.small, max_files=0)
+    small = measure("small")
+    demo_seed(seed=1, users=args.users, runs=args.big, max_files=0, reset=True)
+    big = measure("big")
+    floor_small, floor_big = small["p95"] / small["bare_p95"], big["p95"] / big["bare_p95"]
+    print(
+        f"  p95 ratio big/small: {big['p95'] / small['p95']:.2f} (aim <= 1.3); "
+        f"dashboard p95 / SELECT 1 p95: {floor_small:.1f}x small, {floor_big:.1f}x big"
+    )
+
+
+if __name__ == "__main__":
+    main()
