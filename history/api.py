@@ -17,12 +17,14 @@ from history.exceptions import RunNotFound
 from history.models import History
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
-from history.services import run_delete, run_submit
+from history.services import Upload, run_delete, run_submit
+from tools.registry import all_tools
 from versatools.rls import rls_as_user
 from versatools.schemas import with_errors
 
 # Multipart framing around the file: a body this much over the limit is refused unread.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+MAX_FILES_PER_RUN = max(tool.max_inputs for tool in all_tools())
 
 router = Router(tags=["runs"])
 
@@ -67,16 +69,19 @@ def history_delete(request: HttpRequest, run_id: uuid.UUID) -> Status[None]:
 def runs_create(
     request: HttpRequest,
     tool_id: Form[str],
-    file: File[UploadedFile],
+    file: File[list[UploadedFile]],
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=255),
 ) -> Status[History]:
-    """Upload an input and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
+    """Upload the input file(s) and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
     user = request.auth
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > upload_max_bytes_for_user(user_id=user.id) + MULTIPART_OVERHEAD_BYTES:
+    if declared > MAX_FILES_PER_RUN * upload_max_bytes_for_user(user_id=user.id) + MULTIPART_OVERHEAD_BYTES:
         raise FileTooLarge("The upload is larger than your plan allows.")
     result = run_submit(
-        user_id=user.id, tool_id=tool_id, upload=file, file_name=file.name or "", idempotency_key=idempotency_key
+        user_id=user.id,
+        tool_id=tool_id,
+        uploads=[Upload(file=upload, name=upload.name or "") for upload in file],
+        idempotency_key=idempotency_key,
     )
     return Status(201 if result.created else 200, result.run)
 

@@ -40,6 +40,7 @@ from history.exceptions import (
 from history.models import History, RunStatus
 from stats.services import stats_record_finish, stats_record_start
 from tools.registry import get_tool
+from versatools.errors import ServiceError
 from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
@@ -290,53 +291,150 @@ def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)
 
 
+@dataclass(frozen=True)
+class Upload:
+    file: IO[bytes]
+    name: str | bytes
+
+
 def run_submit(
     *,
     user_id: uuid.UUID,
     tool_id: str,
-    upload: IO[bytes],
-    file_name: str | bytes,
+    uploads: list[Upload],
     idempotency_key: str,
 ) -> RunStart:
-    """Take an uploaded input and start a run on it (``POST /api/runs``).
+    """Take uploaded inputs and start a run on them (``POST /api/runs``); the work is queued.
 
-    Order matters for "bad input changes nothing": the upload is checked
-    (name, size, sniffed type) before anything is written; a replayed key is
-    answered before anything is stored; the input is stored (row, then blob)
-    before the run is charged; if the start is refused, the stored input is
-    deleted again, so neither a credit nor a file is left behind.
+    Order matters for "bad input changes nothing": the uploads are checked
+    (count, names, sizes) before anything is written; a replayed key is
+    answered before anything is stored; the inputs are stored (row, then
+    blob; each sniffed for its type) before the run is charged; if any of
+    that is refused, what was stored is deleted again, so neither a credit
+    nor a file is left behind.
     """
     from billing.selectors import plan_limits_for_user
     from files.services import storage_object_attach, storage_object_delete, storage_object_store
     from files.validation import clean_file_name, measure_size
+    from history.tasks import process_run
 
     tool = get_tool(tool_id)
     if tool is None:
         raise UnknownTool(f"There is no tool {tool_id!r}.")
     if not idempotency_key or len(idempotency_key) > 255:
         raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
-    name = clean_file_name(file_name)
-    size = measure_size(upload, max_bytes=plan_limits_for_user(user_id=user_id).max_file_bytes)
+    if not 1 <= len(uploads) <= tool.max_inputs:
+        raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
+    max_bytes = plan_limits_for_user(user_id=user_id).max_file_bytes
+    names = [clean_file_name(upload.name) for upload in uploads]
+    total = sum(measure_size(upload.file, max_bytes=max_bytes) for upload in uploads)
+    summary = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
     original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
     if original is not None:
-        if original.request_fingerprint != _fingerprint(tool_id=tool_id, input_file_name=name, input_bytes=size):
+        if original.request_fingerprint != _fingerprint(tool_id=tool_id, input_file_name=summary, input_bytes=total):
             raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
         return RunStart(run=original, created=False)
 
-    stored = storage_object_store(user_id=user_id, content=upload, name=name, tool_id=tool.id)
+    stored = []
     try:
+        for upload, name in zip(uploads, names, strict=True):
+            stored.append(storage_object_store(user_id=user_id, content=upload.file, name=name, tool_id=tool.id))
         result = run_start(
             user_id=user_id,
             tool_id=tool.id,
-            input_file_name=stored.original_name,
-            input_bytes=stored.size,
+            input_file_name=summary,
+            input_bytes=total,
             idempotency_key=idempotency_key,
+            metadata={"inputs": names} if len(names) > 1 else None,
         )
     except Exception:
-        storage_object_delete(user_id=user_id, object_id=stored.id)
+        for obj in stored:
+            storage_object_delete(user_id=user_id, object_id=obj.id)
         raise
     if not result.created:  # a concurrent twin of this request won the key
-        storage_object_delete(user_id=user_id, object_id=stored.id)
+        for obj in stored:
+            storage_object_delete(user_id=user_id, object_id=obj.id)
         return result
-    storage_object_attach(object_id=stored.id, run_id=result.run.id, expires_at=result.run.expires_at)
+    run = result.run
+    for obj in stored:
+        storage_object_attach(object_id=obj.id, run_id=run.id, expires_at=run.expires_at)
+    # Robust: if the broker is down, the run stays PENDING and the stuck-run
+    # reaper fails and refunds it; the request itself has succeeded.
+    transaction.on_commit(lambda: process_run.delay(str(run.id)), robust=True)
     return result
+
+
+def run_process(*, run_id: uuid.UUID) -> None:
+    """Do a PENDING run's work: PROCESSING, the tool, the output stored, then COMPLETED.
+
+    Any way it can go wrong ends the run FAILED with a readable message and
+    its credits refunded: a corrupt or hostile input (ToolInputError), an
+    output the plan cannot store, storage going away, or a bug in the tool
+    (logged with its traceback). A run another worker already took is left
+    alone, so a redelivered task is harmless.
+    """
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from files import storage
+    from files.models import ObjectRole, StorageObject
+    from files.services import storage_object_delete, storage_object_store
+    from tools.contract import ToolInput, ToolInputError
+
+    try:
+        run_mark_processing(run_id=run_id)
+    except (IllegalTransition, RunNotFound) as error:
+        logger.info("run not processed run_id=%s reason=%s", run_id, error)
+        return
+    run = History.objects.get(id=run_id)
+    tool = get_tool(run.tool_id)
+    if tool is None:
+        run_fail(run_id=run_id, error_message=f"The tool {run.tool_id!r} no longer exists.")
+        return
+    objects = list(StorageObject.objects.filter(run_id=run_id, role=ObjectRole.INPUT).order_by("created_at", "id"))
+    opened: list[ToolInput] = []
+    try:
+        for obj in objects:
+            backend = storage.backend_for(obj.provider, obj.bucket)
+            opened.append(
+                ToolInput(
+                    name=obj.original_name,
+                    content_type=obj.content_type,
+                    size=obj.size,
+                    file=storage.open_for_read(backend=backend, key=obj.key),
+                )
+            )
+        if not opened:
+            raise ToolInputError("The run has no input file.")
+        output = tool.process(opened)
+    except ToolInputError as error:
+        run_fail(run_id=run_id, error_message=str(error))
+        return
+    except SoftTimeLimitExceeded:
+        run_fail(run_id=run_id, error_message="The tool took too long and was stopped.")
+        return
+    except Exception:
+        logger.exception("tool crashed run_id=%s tool=%s", run_id, run.tool_id)
+        run_fail(run_id=run_id, error_message="The tool failed unexpectedly; your credits were refunded.")
+        return
+    finally:
+        for source in opened:
+            source.file.close()
+    try:
+        stored = storage_object_store(
+            user_id=run.user_id, content=output.content, name=output.file_name, run_id=run_id, role=ObjectRole.OUTPUT
+        )
+    except ServiceError as error:
+        run_fail(run_id=run_id, error_message=f"The result could not be stored: {error.message}")
+        return
+    try:
+        run_complete(
+            run_id=run_id,
+            output_file_name=stored.original_name,
+            bytes_out=stored.size,
+            file_key=stored.key,
+            metadata=output.metadata,
+        )
+    except IllegalTransition:
+        # The reaper failed the run while the tool worked; its output must not linger.
+        storage_object_delete(user_id=run.user_id, object_id=stored.id)
+        raise

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 
-from history.services import runs_reap_stuck
+from history.services import run_process, runs_reap_stuck
 
 
 @shared_task(name="history.tasks.reap_stuck_runs", acks_late=True)
@@ -10,3 +12,10 @@ def reap_stuck_runs() -> dict[str, int]:
     """Periodic: fail and refund stuck runs. Idempotent, so a redelivery is harmless."""
     result = runs_reap_stuck(dry_run=False)
     return {"found": result.found, "failed": result.failed}
+
+
+# acks_late: a task lost with its worker is redelivered; run_process then finds
+# the run already PROCESSING and leaves it to the reaper, so it never runs twice.
+@shared_task(name="history.tasks.process_run", acks_late=True, soft_time_limit=120, time_limit=150)
+def process_run(run_id: str) -> None:
+    run_process(run_id=uuid.UUID(run_id))

@@ -20,7 +20,6 @@ from demo.samples import sample_output
 from files.models import StorageObject
 from files.tests.conftest import fs_storage, s3_server, s3_storage  # noqa: F401  (shared storage fixtures)
 from history.models import History
-from history.services import run_complete, run_mark_processing
 
 PNG = sample_output("image-compress")[2]
 PDF = sample_output("pdf-merge")[2]
@@ -58,10 +57,10 @@ def test_upload_starts_a_pending_run_with_its_input_stored(client, user, bearer,
         "photo.png",
         len(PNG),
     )
-    stored = StorageObject.objects.get(user=user)
+    stored = StorageObject.objects.get(user=user, role="input")
     assert (str(stored.run_id), stored.content_type, stored.size) == (body["id"], "image/png", len(PNG))
     assert stored.expires_at == History.objects.get(id=body["id"]).expires_at
-    assert [path.read_bytes() for path in files_on_disk(fs_storage.root)] == [PNG]
+    assert PNG in [path.read_bytes() for path in files_on_disk(fs_storage.root)]
     assert CreditBalance.objects.get(user=user).credits_remaining == 9
 
 
@@ -72,8 +71,8 @@ def test_a_replayed_idempotency_key_returns_the_run_and_stores_nothing_more(clie
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
-    assert StorageObject.objects.filter(user=user).count() == 1
-    assert len(files_on_disk(fs_storage.root)) == 1
+    assert StorageObject.objects.filter(user=user, role="input").count() == 1
+    assert len(files_on_disk(fs_storage.root)) == StorageObject.objects.filter(user=user).count()
     assert CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").count() == 1
 
 
@@ -137,39 +136,37 @@ def test_reusing_a_key_for_another_file_is_409_and_keeps_only_the_first(client, 
 
     assert response.status_code == 409
     assert response.json()["error"] == "idempotency_key_reused"
-    assert StorageObject.objects.filter(user=user).count() == 1
-    assert len(files_on_disk(fs_storage.root)) == 1
+    assert StorageObject.objects.filter(user=user, role="input").count() == 1
+    assert len(files_on_disk(fs_storage.root)) == StorageObject.objects.filter(user=user).count()
 
 
-def complete_with_output(run_id, user, fs_or_s3_backend_key: str | None = None) -> StorageObject:
-    from files.services import storage_object_store
-
-    run_mark_processing(run_id=run_id)
-    output = storage_object_store(user_id=user.id, content=PNG, name="out.png", run_id=run_id, role="output")
-    run_complete(run_id=run_id, output_file_name="out.png", bytes_out=len(PNG), file_key=output.key)
-    return output
+def output_of(run_id) -> StorageObject:
+    return StorageObject.objects.get(run_id=run_id, role="output")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_owner_downloads_the_output_from_the_filesystem(client, make_user, bearer, fs_storage) -> None:
     me, other = make_user(), make_user()
-    run_id = post_run(client, bearer(me)).json()["id"]
-    complete_with_output(run_id, me)
+    run_id = post_run(client, bearer(me)).json()["id"]  # processed at once: no REDIS_URL, tasks run eagerly
+    output = output_of(run_id)
 
     mine = client.get(f"/api/runs/{run_id}/download", headers=bearer(me))
     theirs = client.get(f"/api/runs/{run_id}/download", headers=bearer(other))
 
     assert mine.status_code == 200
-    assert b"".join(mine.streaming_content) == PNG
-    assert 'attachment; filename="out.png"' in mine["Content-Disposition"]
+    content = b"".join(mine.streaming_content)
+    assert content == (fs_storage.root / output.key).read_bytes()
+    assert content.startswith(b"\x89PNG")
+    assert f'attachment; filename="{output.original_name}"' in mine["Content-Disposition"]
     assert theirs.status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nothing_is_downloadable_after_expiry_or_before_completion(client, user, bearer, fs_storage) -> None:
+def test_nothing_is_downloadable_after_expiry_or_before_completion(client, user, bearer, fs_storage, make_run) -> None:
+    pending = make_run(user)
+    assert client.get(f"/api/runs/{pending.id}/download", headers=bearer(user)).status_code == 404
     run_id = post_run(client, bearer(user)).json()["id"]
-    assert client.get(f"/api/runs/{run_id}/download", headers=bearer(user)).status_code == 404  # no output yet
-    complete_with_output(run_id, user)
+    assert client.get(f"/api/runs/{run_id}/download", headers=bearer(user)).status_code == 200
 
     past = timezone.now() - timedelta(seconds=1)
     History.objects.filter(id=run_id).update(expires_at=past)
@@ -182,7 +179,7 @@ def test_nothing_is_downloadable_after_expiry_or_before_completion(client, user,
 @pytest.mark.django_db(transaction=True)
 def test_on_s3_the_owner_is_redirected_to_a_short_lived_signed_url(client, user, bearer, s3_storage) -> None:
     run_id = post_run(client, bearer(user)).json()["id"]
-    complete_with_output(run_id, user)
+    output = output_of(run_id)
 
     response = client.get(f"/api/runs/{run_id}/download", headers=bearer(user))
 
@@ -191,4 +188,5 @@ def test_on_s3_the_owner_is_redirected_to_a_short_lived_signed_url(client, user,
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=" in url
     fetched = requests.get(url, timeout=10)
     assert fetched.status_code == 200
-    assert fetched.content == PNG
+    assert fetched.content.startswith(b"\x89PNG")
+    assert len(fetched.content) == output.size
