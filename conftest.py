@@ -16,13 +16,121 @@ import pytest
 _counter = itertools.count(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--through-pgbouncer",
+        action="store_true",
+        help="Run only the database-touching tests, plus those marked pgbouncer; DATABASE_URL must carry"
+        " ?pgbouncer=true and DIRECT_URL must be set (make test's second pass).",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pgbouncer: runs only in the --through-pgbouncer pass")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         message = "The suite needs PostgreSQL: run it with `make test` (it sets DATABASE_URL)."
         if os.environ.get("CI"):
             pytest.exit(message, returncode=1)
         config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
+    if config.getoption("through_pgbouncer") and ("pgbouncer=true" not in url or not os.environ.get("DIRECT_URL")):
+        pytest.exit("--through-pgbouncer needs DATABASE_URL=...?pgbouncer=true and DIRECT_URL.", returncode=1)
+
+
+# --- The pgbouncer pass -------------------------------------------------------
+
+_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup", "django_db_blocker"}
+
+
+def touches_database(item: pytest.Item) -> bool:
+    """What the pgbouncer pass runs: tests that use the test database through Django."""
+    return item.get_closest_marker("django_db") is not None or bool(
+        _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    through = config.getoption("through_pgbouncer")
+    kept, dropped = [], []
+    for item in items:
+        keep = touches_database(item) if through else item.get_closest_marker("pgbouncer") is None
+        (kept if keep else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+# How a connection reaches the server; NAME stays, so the test database is test_<DATABASE_URL's name>.
+_ROUTE_DEFAULTS: dict[str, Any] = {
+    "HOST": "",
+    "PORT": "",
+    "USER": "",
+    "PASSWORD": "",
+    "OPTIONS": {},
+    "DISABLE_SERVER_SIDE_CURSORS": False,
+    "CONN_MAX_AGE": 0,
+}
+_pooled_route: dict[str, Any] = {}
+
+
+def _route(settings_dict: dict[str, Any]) -> dict[str, Any]:
+    return {key: settings_dict.get(key) or default for key, default in _ROUTE_DEFAULTS.items()}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """With DIRECT_URL set, the test database is created, migrated and dropped through it.
+
+    pytest-django creates the test database through the ``default``
+    connection, which may be a pooler: CREATE/DROP DATABASE belong on a direct
+    connection (a pooler keeps server connections open to the database it
+    would drop). ``migrate``'s own DIRECT_URL switch is turned off meanwhile:
+    it would migrate DIRECT_URL's database instead of the test database.
+    The tests themselves run through DATABASE_URL again (``django_db_setup``).
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    direct = getattr(settings, "DIRECT_DATABASE", None)
+    if not direct:
+        return
+    default = connections["default"].settings_dict
+    _pooled_route.update(_route(default))
+    default.update(_route(direct))
+    settings.DIRECT_DATABASE = None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Any:
+    if not _pooled_route:
+        yield
+        return
+    import psycopg
+    from django.conf import settings
+    from django.db import connections
+
+    default = connections["default"].settings_dict
+    direct = _route(default)
+    connections.close_all()
+    default.update(_pooled_route)
+    yield
+    connections.close_all()
+    default.update(direct)
+    # The pooler still holds server connections to the test database; end
+    # them so that pytest-django's DROP DATABASE (direct) can proceed.
+    with psycopg.connect(
+        host=direct["HOST"],
+        port=direct["PORT"],
+        user=direct["USER"],
+        password=direct["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [default["NAME"]],
+        )
+    settings.DIRECT_DATABASE = {**direct}
 
 
 @pytest.fixture
