@@ -1,0 +1,189 @@
+"""The whole product path with real processes: gunicorn, a Celery worker, Redis, PostgreSQL, files.
+
+Upload through POST /api/runs on a gunicorn web process, the worker process
+picks the run up from Redis and runs the tool, the dashboard shows it, the
+download works, and after expiry the cleanup task removes it all.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+import redis
+import requests
+from django.utils import timezone
+from pypdf import PdfReader
+
+from billing.services import credit_balance_open
+from conftest import JWT_TEST_SECRET
+from files.models import StorageObject
+from files.tests.conftest import CELERY, ROOT, Worker, fs_storage, redis_url, subprocess_env, wait_until  # noqa: F401
+from history.models import History
+from stats.models import ToolStatistics
+from tools.tests.test_tools import pdf_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, base_url: str, worker: Worker, env: dict[str, str]) -> None:
+        self.base_url = base_url
+        self.worker = worker
+        self.env = env
+
+
+@pytest.fixture
+def stack(fs_storage) -> Iterator[Stack]:  # noqa: F811
+    url = redis_url()
+    redis.Redis.from_url(url).flushdb()
+    env = subprocess_env(fs_storage.env, REDIS_URL=url, SUPABASE_JWT_SECRET=JWT_TEST_SECRET, ALLOWED_HOSTS="127.0.0.1")
+    worker = Worker(env, queue="celery")
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            str(Path(CELERY).with_name("gunicorn")),
+            "versatools.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        worker.wait_ready()
+        wait_until(lambda: _answers(base_url), timeout=30, message="gunicorn did not start")
+        yield Stack(base_url, worker, env)
+    finally:
+        web.kill()
+        web.wait(timeout=30)
+        worker.stop()
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/api/plans", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def token_for(user) -> dict[str, str]:
+    claims = {"sub": str(user.id), "aud": "authenticated", "exp": int(time.time()) + 600}
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_TEST_SECRET, algorithm='HS256')}"}
+
+
+def wait_for_status(stack: Stack, headers: dict[str, str], run_id: str, wanted: set[str]) -> dict:
+    latest: dict = {}
+
+    def finished() -> bool:
+        nonlocal latest
+        latest = requests.get(f"{stack.base_url}/api/history/{run_id}", headers=headers, timeout=5).json()
+        return latest.get("status") in wanted
+
+    wait_until(finished, timeout=60, interval=0.2, message=f"run stayed {latest}:\n{stack.worker.output()[-3000:]}")
+    return latest
+
+
+def test_upload_process_show_download_expire(stack: Stack, user, fs_storage) -> None:  # noqa: F811
+    credit_balance_open(user_id=user.id, credits=10)
+    headers = token_for(user)
+    files = [("file", ("a.pdf", pdf_bytes(2), "application/pdf")), ("file", ("b.pdf", pdf_bytes(1), "application/pdf"))]
+
+    created = requests.post(
+        f"{stack.base_url}/api/runs",
+        data={"tool_id": "pdf-merge"},
+        files=files,
+        headers={**headers, "Idempotency-Key": "e2e-1"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+    assert created.json()["status"] == "PENDING"
+
+    run = wait_for_status(stack, headers, run_id, {"COMPLETED", "FAILED"})
+    assert run["status"] == "COMPLETED", run
+    assert run["metadata"]["pages"] == 3
+
+    dashboard = requests.get(f"{stack.base_url}/api/dashboard", headers=headers, timeout=5).json()
+    assert dashboard["recent_runs"][0]["id"] == run_id
+    assert dashboard["totals"]["by_tool"] == {"pdf-merge": 1}
+    assert dashboard["credits_remaining"] == 8
+
+    download = requests.get(f"{stack.base_url}/api/runs/{run_id}/download", headers=headers, timeout=5)
+    assert download.status_code == 200
+    assert len(PdfReader(io.BytesIO(download.content)).pages) == 3
+
+    past = timezone.now() - timedelta(minutes=1)
+    History.objects.filter(id=run_id).update(expires_at=past)
+    StorageObject.objects.filter(run_id=run_id).update(expires_at=past)
+    cleanup = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from files.tasks import cleanup_expired_storage; cleanup_expired_storage.delay()",
+        ],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cleanup.returncode == 0, cleanup.stderr
+    wait_until(
+        lambda: not History.objects.filter(id=run_id).exists(),
+        timeout=60,
+        interval=0.2,
+        message="cleanup did not remove the run",
+    )
+    assert StorageObject.objects.filter(user=user).count() == 0
+    assert [path for path in fs_storage.root.rglob("*") if path.is_file()] == []
+    assert requests.get(f"{stack.base_url}/api/runs/{run_id}/download", headers=headers, timeout=5).status_code == 404
+    assert ToolStatistics.objects.get(tool_id="pdf-merge").completed == 1  # statistics outlive the run
+
+
+def test_a_hostile_input_fails_its_run_and_the_worker_carries_on(stack: Stack, user) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+    headers = token_for(user)
+
+    def post(key: str, content: bytes) -> str:
+        response = requests.post(
+            f"{stack.base_url}/api/runs",
+            data={"tool_id": "pdf-compress"},
+            files=[("file", ("doc.pdf", content, "application/pdf"))],
+            headers={**headers, "Idempotency-Key": key},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    broken = post("bad", b"%PDF-1.4\n" + b"\xff" * 4000)
+    good = post("good", pdf_bytes(2))
+
+    assert wait_for_status(stack, headers, broken, {"COMPLETED", "FAILED"})["status"] == "FAILED"
+    assert wait_for_status(stack, headers, good, {"COMPLETED", "FAILED"})["status"] == "COMPLETED"
+    assert stack.worker.proc.poll() is None
+    assert requests.get(f"{stack.base_url}/api/dashboard", headers=headers, timeout=5).json()["credits_remaining"] == 9
