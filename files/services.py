@@ -31,7 +31,7 @@ from typing import IO, Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Collate
 from django.utils import timezone
@@ -44,7 +44,7 @@ from files.models import ObjectRole, StorageDeletion, StorageObject
 from files.validation import check_content_type, clean_file_name, measure_size
 from history.models import History
 from versatools.errors import NotFound
-from versatools.sqlfiles import read_sql, run_query
+from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def storage_deletions_process(*, ids: Iterable[int]) -> CleanupResult:
 
 
 class _Cursor(NamedTuple):
-    at: datetime | None
+    at: Any
     id: Any
 
 
@@ -244,7 +244,7 @@ def storage_cleanup_expired(
     now: datetime | None = None,
     on_batch: Callable[[CleanupResult], None] | None = None,
 ) -> CleanupResult:
-    """Delete what has expired: owed deletes, expired objects, expired runs.
+    """Delete what has expired: owed deletes, expired runs with their objects, other expired objects.
 
     Each batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own
     transaction, so parallel cleanups never take the same row; blobs are
@@ -256,7 +256,7 @@ def storage_cleanup_expired(
     size = batch_size or settings.CLEANUP_BATCH_SIZE
     result = CleanupResult()
     started = time.monotonic()
-    for phase in (_deletions_batch, _expired_objects_batch, _expired_runs_batch):
+    for phase in (_deletions_batch, _expired_runs_batch, _expired_objects_batch):
         cursor: _Cursor | None = None
         while not result.storage_failures:
             room = size if limit is None else min(size, limit - result.claimed)
@@ -274,12 +274,6 @@ def storage_cleanup_expired(
     return result
 
 
-def _after(cursor: _Cursor | None, field: str) -> Q:
-    if cursor is None:
-        return Q()
-    return Q(**{f"{field}__gt": cursor.at}) | Q(**{field: cursor.at, "id__gt": cursor.id})
-
-
 def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
     with transaction.atomic(durable=True):
         query = StorageDeletion.objects.select_for_update(skip_locked=True).order_by("id")
@@ -291,51 +285,50 @@ def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result
     return len(rows), _Cursor(None, rows[-1].id) if rows else cursor
 
 
+def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+    # The hot path (most expired blobs belong to expired runs): three round
+    # trips per batch (claim, forget, commit) and no per-row Python objects
+    # beyond the keys.
+    with transaction.atomic(durable=True):
+        rows = run_query(
+            "storage_cleanup_claim_runs",
+            {
+                "now": now,
+                "after_at": cursor.at if cursor else None,
+                "after_id": cursor.id if cursor else None,
+                "size": size,
+            },
+        )
+        if not rows:
+            return 0, cursor
+        run_ids = list(dict.fromkeys(row[0] for row in rows))
+        blobs = [_Blob(row[2], row[3], row[4], row[5]) for row in rows if row[2] is not None]
+        gone = _delete_blobs(blobs, result)
+        _forget(object_ids=[blob.id for blob in blobs if blob.key in gone], run_ids=run_ids, result=result)
+    return len(run_ids), _Cursor(rows[-1][1], rows[-1][0])
+
+
 def _expired_objects_batch(
     *, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult
 ) -> tuple[int, Any]:
+    # Expired objects whose run lives on (or that have no run).
     with transaction.atomic(durable=True):
-        rows = list(
+        query = (
             StorageObject.objects.select_for_update(skip_locked=True)
             # deleted_at IS NULL: the partial index storage_objects_expiry_idx.
             .filter(deleted_at__isnull=True, expires_at__lte=now)
-            .filter(_after(cursor, "expires_at"))
             .order_by("expires_at", "id")
-            .values_list("id", "key", "provider", "bucket", "user_id", "size", "expires_at")[:size]
         )
+        if cursor is not None:
+            query = query.filter(
+                Q(expires_at__gt=cursor.at) | Q(expires_at=cursor.at, id__gt=cursor.id), expires_at__gte=cursor.at
+            )
+        rows = list(query.values_list("id", "key", "provider", "bucket", "expires_at")[:size])
         if rows:
-            blobs = [_Blob(*row[:6]) for row in rows]
+            blobs = [_Blob(*row[:4]) for row in rows]
             gone = _delete_blobs(blobs, result)
-            _forget_objects([blob for blob in blobs if blob.key in gone], result)
-    return len(rows), _Cursor(rows[-1][6], rows[-1][0]) if rows else cursor
-
-
-def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
-    with transaction.atomic(durable=True):
-        runs = list(
-            History.objects.select_for_update(skip_locked=True)
-            .filter(expires_at__lte=now)
-            .filter(_after(cursor, "expires_at"))
-            .order_by("expires_at", "id")
-            .values_list("id", "expires_at")[:size]
-        )
-        if not runs:
-            return 0, cursor
-        run_ids = [run_id for run_id, _ in runs]
-        # Holding the runs FOR UPDATE also blocks new objects for them (the
-        # foreign key check needs a share lock on the run).
-        blobs = [
-            _Blob(*row)
-            for row in StorageObject.objects.select_for_update(skip_locked=True)
-            .filter(run_id__in=run_ids)
-            .values_list("id", "key", "provider", "bucket", "user_id", "size")
-        ]
-        gone = _delete_blobs(blobs, result)
-        _forget_objects([blob for blob in blobs if blob.key in gone], result)
-        with connection.cursor() as sql:
-            sql.execute(read_sql("queries/history_delete_without_objects"), {"ids": run_ids})
-            result.runs_deleted += sql.rowcount
-    return len(runs), _Cursor(runs[-1][1], runs[-1][0])
+            _forget(object_ids=[blob.id for blob in blobs if blob.key in gone], run_ids=[], result=result)
+    return len(rows), _Cursor(rows[-1][4], rows[-1][0]) if rows else cursor
 
 
 def _delete_blobs(blobs: list[_Blob], result: CleanupResult) -> set[str]:
@@ -365,27 +358,31 @@ def _delete_blobs(blobs: list[_Blob], result: CleanupResult) -> set[str]:
     return gone
 
 
-def _forget_objects(blobs: list[_Blob], result: CleanupResult) -> None:
-    """Delete StorageObject rows whose blobs are gone, and give their bytes back."""
-    if not blobs:
+def _uuid_array(ids: Iterable[Any]) -> str:
+    # One array literal: binding a list would quote each of 1,000 elements in Python.
+    return "{" + ",".join(str(value) for value in ids) + "}"
+
+
+def _forget(*, object_ids: list[Any], run_ids: list[Any], result: CleanupResult) -> None:
+    """Delete confirmed-gone object rows (bytes given back) and claimed runs left without objects."""
+    if not object_ids and not run_ids:
         return
-    run_query("storage_objects_delete", {"ids": [blob.id for blob in blobs]})
-    released: dict[uuid.UUID, int] = defaultdict(int)
-    for blob in blobs:
-        if blob.size and blob.user_id is not None:
-            released[blob.user_id] += blob.size
-    if released:
-        run_query(
-            "usage_counters_release_many",
-            {
-                "user_ids": list(released),
-                "amounts": list(released.values()),
-                "metric": STORAGE_METRIC,
-                "window_start": STORAGE_WINDOW[0],
-            },
-        )
-    result.object_rows_deleted += len(blobs)
-    result.bytes_released += sum(released.values())
+    [(rows, released, runs, _counters)] = run_query(
+        "storage_cleanup_forget",
+        {
+            "object_ids": _uuid_array(object_ids),
+            "run_ids": _uuid_array(run_ids),
+            "metric": STORAGE_METRIC,
+            "window_start": STORAGE_WINDOW[0],
+        },
+    )
+    result.object_rows_deleted += rows
+    result.bytes_released += int(released)
+    result.runs_deleted += runs
+
+
+def _forget_objects(blobs: list[_Blob], result: CleanupResult) -> None:
+    _forget(object_ids=[blob.id for blob in blobs], run_ids=[], result=result)
 
 
 def _finish_deletions(rows: list[_Blob], result: CleanupResult) -> None:
