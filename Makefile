@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 # The suite runs against PostgreSQL and Redis on this machine.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/versatools
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The second pass: the database-touching tests through the local PgBouncer in
+# transaction mode (scripts/ensure-pgbouncer.sh); the test database is created
+# and migrated through PGBOUNCER_DIRECT_URL.
+PGBOUNCER_DATABASE_URL ?= postgres://postgres@127.0.0.1:6432/versatools_pgb?pgbouncer=true
+PGBOUNCER_DIRECT_URL ?= postgres://postgres@127.0.0.1:5432/versatools_pgb
 
 .PHONY: run test install install-dev services lint bench clean
 
@@ -26,9 +31,17 @@ run: install
 
 services:
 	./scripts/ensure-services.sh
+	./scripts/ensure-pgbouncer.sh
 
-test: install-dev services
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+# Chromium and its driver for the browser tests (apt, only when missing).
+.PHONY: browser
+browser:
+	./scripts/ensure-browser.sh
+
+test: install-dev services browser
+	DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' $(BIN)/pytest
+	DATABASE_URL='$(PGBOUNCER_DATABASE_URL)' DIRECT_URL='$(PGBOUNCER_DIRECT_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
+		$(BIN)/pytest --through-pgbouncer
 
 lint: install-dev
 	$(BIN)/ruff check .
