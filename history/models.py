@@ -67,6 +67,8 @@ class History(models.Model):
         indexes = [
             # A user's newest runs first, and cursor pagination on (created_at, id).
             models.Index(fields=["user", "-created_at", "-id"], name="history_user_newest_idx"),
+            # The operator admin's list (newest first, any filter) and its date hierarchy's MIN/MAX.
+            models.Index(fields=["-created_at", "-id"], name="history_created_idx"),
             # Cleanup: rows whose expires_at has passed.
             models.Index(fields=["expires_at"], name="history_expires_at_idx"),
             # Stuck-run reaper and "in progress" tiles: only unfinished runs, a small slice.

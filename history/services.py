@@ -438,3 +438,23 @@ def run_process(*, run_id: uuid.UUID) -> None:
         # The reaper failed the run while the tool worked; its output must not linger.
         storage_object_delete(user_id=run.user_id, object_id=stored.id)
         raise
+
+
+def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
+    """An operator's "expire now": the runs and their files expire at once; cleanup deletes them.
+
+    Nothing is deleted here: the next cleanup pass takes them in its own order
+    (blob, then row), exactly as if their time had run out. Runs already
+    expired are left as they are. Returns how many runs this call expired.
+    """
+    from files.models import StorageObject
+
+    ids = list(run_ids)
+    now = timezone.now()
+    with transaction.atomic():  # lock order: the runs, then their objects
+        expired = History.objects.filter(id__in=ids, expires_at__gt=now).update(expires_at=now, updated_at=now)
+        StorageObject.objects.filter(run_id__in=ids, deleted_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now, updated_at=now
+        )
+    logger.info("runs expired by operator count=%s", expired)
+    return expired
