@@ -1,15 +1,72 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
+from billing.admin import adjust_credits_response
+from billing.models import CreditBalance, Subscription
+from history.models import History
+from versatools.admin import ServiceActionsMixin
+
+NEWEST_RUNS = 10
+
+
+class ReadOnlyInline(admin.StackedInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SubscriptionInline(ReadOnlyInline):
+    model = Subscription
+    fields = ("plan", "status", "provider", "current_period_start", "current_period_end", "trial_ends_at")
+    readonly_fields = fields
+
+
+class CreditBalanceInline(ReadOnlyInline):
+    model = CreditBalance
+    verbose_name_plural = "credit balance (change it with the “Adjust credits” action)"
+    fields = ("credits_remaining", "updated_at")
+    readonly_fields = fields
+
+
+class NewestRunsFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> models.QuerySet:
+        # A user may have a million runs: only the newest few, through history_user_newest_idx.
+        return super().get_queryset().order_by("-created_at", "-id")[:NEWEST_RUNS]
+
+
+class NewestRunsInline(ReadOnlyInline, admin.TabularInline):
+    model = History
+    formset = NewestRunsFormSet
+    verbose_name_plural = f"newest {NEWEST_RUNS} runs (all of them: History, searched by email)"
+    fields = ("tool_id", "status", "input_file_name", "bytes_in", "created_at", "expires_at")
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceActionsMixin, DjangoUserAdmin):
     ordering = ("-created_at",)
-    list_display = ("email", "name", "is_active", "is_staff", "created_at")
-    list_filter = ("is_active", "is_staff")
+    list_display = ("email", "name", "plan", "credits", "is_active", "is_staff", "created_at")
+    list_filter = ("is_active", "is_staff", "groups")
     search_fields = ("email", "name")
+    list_select_related = ("credit_balance", "subscription__plan")
     readonly_fields = ("id", "created_at", "updated_at", "last_login")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
@@ -18,3 +75,27 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    inlines = (SubscriptionInline, CreditBalanceInline, NewestRunsInline)
+    actions = ("adjust_credits",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> tuple:
+        return self.inlines if obj is not None else ()
+
+    @admin.display(description="plan", ordering="subscription__plan__name")
+    def plan(self, user: User) -> str:
+        subscription = getattr(user, "subscription", None)
+        return f"{subscription.plan.name} ({subscription.status})" if subscription else "—"
+
+    @admin.display(description="credits", ordering="credit_balance__credits_remaining")
+    def credits(self, user: User) -> int | None:
+        balance = getattr(user, "credit_balance", None)
+        return balance.credits_remaining if balance else None
+
+    @admin.action(description="Adjust credits", permissions=["adjust_credits"])
+    def adjust_credits(self, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+        user_ids = list(queryset.values_list("id", flat=True)[:1000])
+        return adjust_credits_response(self, request, user_ids=user_ids, selected=user_ids)
+
+    def has_adjust_credits_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.change_creditbalance")

@@ -1,6 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        post_migrate.connect(_sync_operator_group, dispatch_uid="accounts.operator_group_sync")
+
+
+def _sync_operator_group(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    # Permissions are created per app in this same signal, apps in INSTALLED_APPS
+    # order (only apps with models); syncing after the last one sees them all
+    # (and runs after a test flush too).
+    from django.apps import apps
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if with_models and sender is with_models[-1]:
+        from accounts.services import operator_group_sync
+
+        operator_group_sync(using=using)
