@@ -1,0 +1,130 @@
+"""Reads for the operator dashboard (the admin's /admin/operator-dashboard/).
+
+Everything comes from the counters (``stats``), which are small whatever the
+size of ``history``, or from aggregates over indexed ranges: five queries in
+all, none a scan of the run table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from files.models import StorageObject
+from history.models import History
+from stats.models import DailyToolUsage, ToolStatistics, UserStats
+
+OPERATOR_DAYS = 30
+TOP_USERS = 10
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    days: list[date]
+    by_tool: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class ToolMix:
+    tool_id: str
+    runs: int
+    completed: int
+    failed: int
+
+    @property
+    def in_progress(self) -> int:
+        return max(0, self.runs - self.completed - self.failed)
+
+    @property
+    def failure_rate(self) -> float:
+        finished = self.completed + self.failed
+        return self.failed / finished if finished else 0.0
+
+
+@dataclass(frozen=True)
+class ToolStorage:
+    tool_id: str  # "(no run)" for uploads not attached to a run
+    objects: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ExpiringSoon:
+    runs_next_24h: int
+    runs_overdue: int  # expired, waiting for cleanup
+    objects_next_24h: int
+    bytes_next_24h: int
+    objects_overdue: int
+
+
+@dataclass(frozen=True)
+class TopUser:
+    email: str
+    total_used: int
+    last_used_at: datetime | None
+
+
+def runs_per_day_per_tool(*, days: int = OPERATOR_DAYS, today: date | None = None) -> DailySeries:
+    """Runs started per day and tool, oldest day first (daily_tool_usage's unique (day, tool) index)."""
+    today = today or timezone.now().date()
+    since = today - timedelta(days=days - 1)
+    by_tool: dict[str, list[int]] = {}
+    rows = DailyToolUsage.objects.filter(day__gte=since, day__lte=today).values_list("day", "tool_id", "runs")
+    for day, tool_id, runs in rows.order_by("tool_id"):
+        by_tool.setdefault(tool_id, [0] * days)[(day - since).days] = runs
+    return DailySeries(days=[since + timedelta(days=i) for i in range(days)], by_tool=by_tool)
+
+
+def status_mix_per_tool() -> list[ToolMix]:
+    """All-time outcome per tool, from the counters (history rows expire, these stay)."""
+    return [
+        ToolMix(tool_id=row.tool_id, runs=row.runs, completed=row.completed, failed=row.failed)
+        for row in ToolStatistics.objects.order_by("-runs", "tool_id")
+    ]
+
+
+def storage_per_tool() -> list[ToolStorage]:
+    """Live objects (not yet deleted) summed by their run's tool: one aggregate query."""
+    rows = (
+        StorageObject.objects.filter(deleted_at__isnull=True)
+        .values("run__tool_id")
+        .annotate(objects=Count("id"), total=Sum("size"))
+        .order_by("-total")
+    )
+    return [
+        ToolStorage(tool_id=row["run__tool_id"] or "(no run)", objects=row["objects"], bytes=row["total"] or 0)
+        for row in rows
+    ]
+
+
+def expiring_soon(*, now: datetime | None = None, hours: int = 24) -> ExpiringSoon:
+    """What cleanup will take in the next hours, and what it still owes (two index ranges on expires_at)."""
+    now = now or timezone.now()
+    until = now + timedelta(hours=hours)
+    runs = History.objects.filter(expires_at__lte=until).aggregate(
+        soon=Count("id", filter=Q(expires_at__gt=now)), overdue=Count("id", filter=Q(expires_at__lte=now))
+    )
+    objects = StorageObject.objects.filter(deleted_at__isnull=True, expires_at__lte=until).aggregate(
+        soon=Count("id", filter=Q(expires_at__gt=now)),
+        soon_bytes=Sum("size", filter=Q(expires_at__gt=now)),
+        overdue=Count("id", filter=Q(expires_at__lte=now)),
+    )
+    return ExpiringSoon(
+        runs_next_24h=runs["soon"],
+        runs_overdue=runs["overdue"],
+        objects_next_24h=objects["soon"],
+        bytes_next_24h=objects["soon_bytes"] or 0,
+        objects_overdue=objects["overdue"],
+    )
+
+
+def top_users(*, limit: int = TOP_USERS) -> list[TopUser]:
+    """The heaviest users by runs started, all time (user_stats: one row per user)."""
+    rows = UserStats.objects.select_related("user").only("total_used", "last_used_at", "user__email")
+    return [
+        TopUser(email=row.user.email, total_used=row.total_used, last_used_at=row.last_used_at)
+        for row in rows.filter(total_used__gt=0).order_by("-total_used", "user_id")[:limit]
+    ]
