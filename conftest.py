@@ -39,7 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # --- The pgbouncer pass -------------------------------------------------------
 
-_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup", "django_db_blocker"}
+# (django_db_blocker is not a sign: an autouse fixture of pytest-django requests it for every test.)
+_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
 
 
 def touches_database(item: pytest.Item) -> bool:
