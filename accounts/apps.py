@@ -21,7 +21,15 @@ def _sync_operator_group(sender: AppConfig, using: str = "default", **kwargs: An
     from django.apps import apps
 
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if with_models and sender is with_models[-1]:
-        from accounts.services import operator_group_sync
+    if not with_models or sender is not with_models[-1]:
+        return
+    try:  # migrated back to zero (or before auth): no tables to sync, as create_permissions does
+        state = kwargs.get("apps")
+        if state is not None:
+            state.get_model("auth", "Group")
+            state.get_model("auth", "Permission")
+    except LookupError:
+        return
+    from accounts.services import operator_group_sync
 
-        operator_group_sync(using=using)
+    operator_group_sync(using=using)
