@@ -73,6 +73,10 @@ class ExpiredFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The list filters' and search's query parameters (the date hierarchy's own are not among them).
+FILTER_PARAMETERS = ("status__exact", "tool", "expired", "q", "created_at__gte", "created_at__lt")
+
+
 class BoundedDatesQuerySet(models.QuerySet):
     """The date hierarchy's buckets from MIN/MAX instead of a DISTINCT over the whole table.
 
@@ -137,6 +141,15 @@ class HistoryAdmin(ServiceActionsMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         queryset = super().get_queryset(request)
         return BoundedDatesQuerySet(model=queryset.model, query=queryset.query, using=queryset.db)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # With a selective filter (say, one tool's live runs), the hierarchy's
+        # MIN/MAX may walk most of history_created_idx before a row matches
+        # (measured: 2 s on a million rows). It drills the unfiltered list only.
+        if any(request.GET.get(name) for name in FILTER_PARAMETERS):
+            changelist.date_hierarchy = None
+        return changelist
 
     def get_search_results(
         self, request: HttpRequest, queryset: models.QuerySet, search_term: str

@@ -217,3 +217,12 @@ def test_adjust_credits_is_a_form_then_a_ledger_row(op_client, make_user, make_r
     assert CreditBalance.objects.get(user=user).credits_remaining == 12
     entry = CreditLedgerEntry.objects.get(user=user, operation_type="grant", credits=-7)
     assert entry.details == {"reason": "support ticket 42", "actor": operator.email}
+
+
+def test_date_hierarchy_steps_aside_under_a_filter(op_client, make_user, make_run) -> None:
+    make_run(make_user())
+    with CaptureQueriesContext(connection) as queries:
+        response = op_client.get(f"{CHANGELIST}?tool=pdf-merge&expired=no")
+    assert response.context["cl"].date_hierarchy is None
+    assert not any("MIN(" in q["sql"] for q in queries)
+    assert op_client.get(CHANGELIST).context["cl"].date_hierarchy == "created_at"
