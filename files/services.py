@@ -285,26 +285,47 @@ def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result
     return len(rows), _Cursor(None, rows[-1].id) if rows else cursor
 
 
+class _Undo(Exception):
+    """Roll a cleanup batch back: storage did not confirm every blob."""
+
+
 def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
-    # The hot path (most expired blobs belong to expired runs): three round
-    # trips per batch (claim, forget, commit) and no per-row Python objects
-    # beyond the keys.
-    with transaction.atomic(durable=True):
-        rows = run_query(
-            "storage_cleanup_claim_runs",
-            {
-                "now": now,
-                "after_at": cursor.at if cursor else None,
-                "after_id": cursor.id if cursor else None,
-                "size": size,
-            },
-        )
-        if not rows:
-            return 0, cursor
-        run_ids = list(dict.fromkeys(row[0] for row in rows))
-        blobs = [_Blob(row[2], row[3], row[4], row[5]) for row in rows if row[2] is not None]
-        gone = _delete_blobs(blobs, result)
-        _forget(object_ids=[blob.id for blob in blobs if blob.key in gone], run_ids=run_ids, result=result)
+    # The hot path (most expired blobs belong to expired runs): runs and their
+    # object rows are deleted by the statement that claims them, the blobs
+    # next, and the commit makes it final only if storage confirmed them all.
+    # Two round trips per batch (take, commit) when all goes well.
+    confirmed: list[str] = []
+    try:
+        with transaction.atomic(durable=True):
+            rows = run_query(
+                "storage_cleanup_take_runs",
+                {
+                    "now": now,
+                    "after_at": cursor.at if cursor else None,
+                    "after_id": cursor.id if cursor else None,
+                    "size": size,
+                    "metric": STORAGE_METRIC,
+                    "window_start": STORAGE_WINDOW[0],
+                },
+            )
+            if not rows:
+                return 0, cursor
+            run_ids = list(dict.fromkeys(row[0] for row in rows))
+            blobs = [_Blob(row[2], row[3], row[4], row[5], size=row[6]) for row in rows if row[2] is not None]
+            gone = _delete_blobs(blobs, result)
+            confirmed = [blob.id for blob in blobs if blob.key in gone]
+            if len(confirmed) < len(blobs):
+                raise _Undo
+    except _Undo:
+        # Rows back as they were; forget only what storage confirmed. A crash
+        # right here leaves rows whose blobs are gone: the next pass finds
+        # them already deleted.
+        with transaction.atomic(durable=True):
+            _forget(object_ids=confirmed, run_ids=run_ids, result=result)
+    else:
+        result.runs_deleted += len(run_ids)
+        result.object_rows_deleted += len(blobs)
+        result.bytes_released += sum(blob.size for blob in blobs)
     return len(run_ids), _Cursor(rows[-1][1], rows[-1][0])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
-from files.models import StorageObject
+from files.models import StorageDeletion, StorageObject
 from files.services import storage_cleanup_expired, storage_object_store
 from files.tests.conftest import manage, subprocess_env
 from history.models import History
@@ -134,38 +135,51 @@ def test_limit_caps_the_rows_one_pass_claims(fs_storage, user, seed_runs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_run_stays_while_another_cleaner_holds_one_of_its_objects(fs_storage, user, make_run):
+def test_run_waits_for_an_object_another_transaction_is_deleting_then_goes(fs_storage, user, make_run):
     run = make_run(user)
     held = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     other = storage_object_store(user_id=user.id, content=PDF, name="b.pdf", run_id=run.id)
     History.objects.filter(id=run.id).update(expires_at=timezone.now() - timedelta(seconds=1))
-    locked, release = threading.Event(), threading.Event()
+    locked = threading.Event()
 
-    def hold_lock() -> None:
+    def user_deletes_one_file() -> None:
         try:
             with transaction.atomic():
-                list(StorageObject.objects.select_for_update().filter(id=held.id))
+                StorageObject.objects.get(id=held.id).delete()  # its blob is owed, deleted after commit
                 locked.set()
-                release.wait(20)
+                time.sleep(0.5)
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
+    deleter = threading.Thread(target=user_deletes_one_file)
+    deleter.start()
     assert locked.wait(10)
-    try:
-        result = storage_cleanup_expired()
-    finally:
-        release.set()
-        holder.join()
+    result = storage_cleanup_expired()
+    deleter.join()
 
-    assert result.runs_deleted == 0 and result.object_rows_deleted == 1
-    assert live_keys() == {held.key} and fs_storage.keys() == {held.key}
-    assert History.objects.filter(id=run.id).exists()
-    assert other.key not in set(fs_storage.keys())
-    # Once the other holder is done, the next pass finishes the run.
-    assert storage_cleanup_expired().runs_deleted == 1
+    # Cleanup waited for the user's delete, then took the run and the other file.
+    assert (result.runs_deleted, result.object_rows_deleted, result.objects_deleted) == (1, 1, 1)
     assert fs_storage.keys() == set() and not History.objects.exists()
+    assert not StorageObject.objects.exists() and not StorageDeletion.objects.exists()
+    assert other.key != held.key
+
+
+@pytest.mark.django_db
+def test_refused_key_of_a_run_keeps_the_run_and_that_row_only(fs_storage, user, make_run):
+    run = make_run(user)
+    stuck = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
+    gone = storage_object_store(user_id=user.id, content=PDF, name="b.pdf", run_id=run.id)
+    History.objects.filter(id=run.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    StorageObject.objects.filter(id=stuck.id).update(expires_at=timezone.now() + timedelta(hours=1))
+    path = fs_storage.root / stuck.key
+    path.unlink()
+    path.mkdir()  # storage "refuses" to delete this key
+
+    result = storage_cleanup_expired()
+
+    assert result.failed_keys == 1 and result.runs_deleted == 0
+    assert live_keys() == {stuck.key} and gone.key not in set(fs_storage.keys())
+    assert History.objects.filter(id=run.id).exists()
 
 
 @pytest.mark.django_db

@@ -1,28 +1,48 @@
--- Cleanup claims a batch of expired runs and the objects stored for them, in
--- one round trip. SKIP LOCKED on both: parallel cleaners never take the same
--- row and never wait for each other. Holding the runs FOR UPDATE also holds
--- off new objects for them (their foreign key check needs a share lock).
--- Keyset on (expires_at, id) so that a pass never claims a run twice; the
+-- Cleanup takes a batch of expired runs with their object rows, in one
+-- statement: claimed with FOR UPDATE SKIP LOCKED (parallel cleaners never
+-- take the same run and never wait for each other's runs), deleted together
+-- with their objects, and their bytes given back to each owner's quota.
+-- Nothing is final yet: the caller deletes the blobs and commits only if
+-- storage confirmed every one; otherwise it rolls back and forgets just the
+-- confirmed ones (storage_cleanup_forget). Deleting here instead of locking
+-- here and deleting later writes each row once instead of twice.
+-- An object row another transaction holds (a cleaner deleting it, a user
+-- deleting it) is waited for, then taken if still there.
+-- Keyset on (expires_at, id) so that a pass never takes a run twice; the
 -- redundant "expires_at >=" lets history_expires_at_idx start at the cursor.
--- Ids and the cursor come back as text: they only travel into the next statement.
+-- Ids and the cursor come back as text: they only travel into later statements.
 WITH runs AS (
-    SELECT id, expires_at
-    FROM history
-    WHERE expires_at <= %(now)s
-      AND (%(after_at)s::timestamptz IS NULL
-           OR (expires_at >= %(after_at)s::timestamptz
-               AND (expires_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)))
-    ORDER BY expires_at, id
-    LIMIT %(size)s
-    FOR UPDATE SKIP LOCKED
+    DELETE FROM history
+    WHERE id IN (
+        SELECT id
+        FROM history
+        WHERE expires_at <= %(now)s
+          AND (%(after_at)s::timestamptz IS NULL
+               OR (expires_at >= %(after_at)s::timestamptz
+                   AND (expires_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)))
+        ORDER BY expires_at, id
+        LIMIT %(size)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, expires_at
 ),
 objects AS (
-    SELECT id, run_id, key, provider, bucket
-    FROM storage_objects
+    DELETE FROM storage_objects
     WHERE run_id IN (SELECT id FROM runs)
-    FOR UPDATE SKIP LOCKED
+    RETURNING id, run_id, key, provider, bucket, user_id, size
+),
+released AS (
+    UPDATE usage_counters AS uc
+    SET count = GREATEST(uc.count - freed.amount, 0),
+        updated_at = now()
+    FROM (SELECT user_id, sum(size) AS amount FROM objects GROUP BY user_id) AS freed
+    WHERE uc.user_id = freed.user_id
+      AND uc.metric = %(metric)s
+      AND uc.window_start = %(window_start)s
+    RETURNING 1
 )
-SELECT runs.id::text, runs.expires_at::text, objects.id::text, objects.key, objects.provider, objects.bucket
+SELECT runs.id::text, runs.expires_at::text, objects.id::text, objects.key, objects.provider, objects.bucket,
+       coalesce(objects.size, 0), (SELECT count(*) FROM released)
 FROM runs
 LEFT JOIN objects ON objects.run_id = runs.id
 ORDER BY runs.expires_at, runs.id
