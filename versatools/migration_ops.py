@@ -37,3 +37,30 @@ class RunSQLFile(migrations.RunSQL):
 
     def describe(self) -> str:
         return f"Apply sql/{self.sql_name}.sql (PostgreSQL only)"
+
+
+class ReapplySQLFile(RunSQLFile):
+    """Apply ``sql/<name>.sql`` again after an operation that undid it, in both directions.
+
+    Django's AlterField on a foreign key drops and recreates the constraint,
+    losing the ON DELETE CASCADE that ``sql/cascade/`` installed. Wrap such an
+    operation: ``*ReapplySQLFile.around(AlterField(...), "cascade/history")``
+    puts the file after it going forwards and after its reversal going back.
+    """
+
+    def __init__(self, name: str, *, forwards: bool) -> None:
+        self.sql_name = name
+        self.forwards = forwards
+        sql = read_sql(name)
+        migrations.RunSQL.__init__(
+            self,
+            sql=sql if forwards else migrations.RunSQL.noop,
+            reverse_sql=migrations.RunSQL.noop if forwards else sql,
+        )
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__qualname__, [self.sql_name], {"forwards": self.forwards})
+
+    @classmethod
+    def around(cls, operation: migrations.operations.base.Operation, name: str) -> list[Any]:
+        return [cls(name, forwards=False), operation, cls(name, forwards=True)]
