@@ -31,20 +31,9 @@ from billing.models import (
 )
 from billing.services import credits_adjust
 from tools.registry import all_tools, get_tool
-from versatools.admin import EstimatedCountPaginator
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Balances, ledger and counters change only through billing.services, with their ledger rows."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+# Balances, ledger and counters change only through billing.services, with their ledger rows.
+from versatools.admin import EstimatedCountPaginator, ReadOnlyAdmin
 
 
 @admin.register(Plan)

@@ -2,18 +2,8 @@ from django.contrib import admin
 
 from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Statistics change only through stats.services, in the run's own transaction."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+# Statistics change only through stats.services, in the run's own transaction.
+from versatools.admin import ReadOnlyAdmin
 
 
 @admin.register(ToolStatistics)
