@@ -21,6 +21,31 @@ print("read", run.status, run.metadata["pages"], run.expires_at > run.created_at
 """
 
 
+LIFECYCLE = """
+import io
+from accounts.models import User
+from billing.models import CreditBalance
+from billing.services import credit_balance_open
+from history.models import History
+from history.services import Upload, run_fail, run_mark_processing, run_start, run_submit
+from stats.models import UserStats
+from tools.tests.test_tools import png_bytes
+user = User.objects.create_user(email="second@example.com", password="x")
+credit_balance_open(user_id=user.id, credits=10)
+done = run_submit(user_id=user.id, tool_id="image-compress",
+                  uploads=[Upload(file=io.BytesIO(png_bytes()), name="p.png")], idempotency_key="k1")
+run = History.objects.get(id=done.run.id)
+replay = run_start(user_id=user.id, tool_id="image-compress", input_file_name="p.png",
+                   input_bytes=run.bytes_in, idempotency_key="k1")
+bad = run_start(user_id=user.id, tool_id="pdf-merge", input_file_name="a.pdf", input_bytes=5, idempotency_key="k2").run
+run_mark_processing(run_id=bad.id)
+run_fail(run_id=bad.id, error_message="broken")
+print("run", run.status, "compressionRatio" in run.metadata, "replayed", not replay.created,
+      "balance", CreditBalance.objects.get(user=user).credits_remaining,
+      "breakdown", sorted(UserStats.objects.get(user=user).tools_breakdown.items()))
+"""
+
+
 def test_sqlite_default_migrates_and_stores_a_run(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(
@@ -43,3 +68,14 @@ def test_sqlite_default_migrates_and_stores_a_run(tmp_path: Path) -> None:
     )
     assert shell.returncode == 0, shell.stderr
     assert "read PENDING 3 True" in shell.stdout
+
+    # The whole run lifecycle (sql/queries/sqlite/): upload, eager processing,
+    # a replayed key, a failure with its refund, the statistics.
+    lifecycle = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", LIFECYCLE], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert lifecycle.returncode == 0, lifecycle.stderr
+    assert (
+        "run COMPLETED True replayed True balance 9 breakdown [('image-compress', 1), ('pdf-merge', 1)]"
+        in lifecycle.stdout
+    )
