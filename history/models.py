@@ -30,9 +30,7 @@ class History(models.Model):
     # No single-column index: history_user_newest_idx leads with user_id and
     # serves every lookup by user (the RLS policy included); one index fewer
     # to maintain on the hottest insert.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs", db_index=False
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs", db_index=False)
     tool_id = models.CharField(max_length=64)
     tool_name = models.CharField(max_length=128)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
