@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -99,21 +99,27 @@ def credits_charge(
     charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
         credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
     )
-    if not charged and credit_balance_open(user_id=user_id):
-        # First charge of a new user: the balance did not exist yet.
+    if not charged:
+        # Maybe a new user without a balance yet. Open it (or wait for the
+        # concurrent first charge that is opening it: the INSERT blocks until
+        # that commits) and charge again whoever opened it: at READ COMMITTED
+        # the new UPDATE sees the committed row.
+        credit_balance_open(user_id=user_id)
         charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
             credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
         )
     if not charged:
         raise InsufficientCredits(f"This needs {credits} credit(s) and the balance is lower.")
-    _ledger_append_once(
+    if not _ledger_append_once(
         user_id=user_id,
         operation_type=OperationType.TOOL_RUN,
         credits=credits,
         idempotency_key=idempotency_key,
         run_id=run_id,
         details=details,
-    )
+    ):
+        # Never a debit without its ledger row: abort the caller's transaction.
+        raise IntegrityError(f"A charge with idempotency key {idempotency_key!r} already exists.")
 
 
 @transaction.atomic(savepoint=False)

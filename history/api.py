@@ -10,21 +10,15 @@ from ninja import File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from files.exceptions import FileTooLarge
 from files.models import ObjectRole, StorageObject
-from files.selectors import storage_object_download, upload_max_bytes_for_user
+from files.selectors import storage_object_download
 from history.exceptions import RunNotFound
-from history.models import History
+from history.models import History, RunStatus
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
 from history.services import Upload, run_delete, run_submit
-from tools.registry import all_tools
 from versatools.rls import rls_as_user
 from versatools.schemas import with_errors
-
-# Multipart framing around the file: a body this much over the limit is refused unread.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
-MAX_FILES_PER_RUN = max(tool.max_inputs for tool in all_tools())
 
 router = Router(tags=["runs"])
 
@@ -74,9 +68,8 @@ def runs_create(
 ) -> Status[History]:
     """Upload the input file(s) and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
     user = request.auth
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > MAX_FILES_PER_RUN * upload_max_bytes_for_user(user_id=user.id) + MULTIPART_OVERHEAD_BYTES:
-        raise FileTooLarge("The upload is larger than your plan allows.")
+    # The body's size was checked before it was read (versatools.middleware);
+    # run_submit measures each file against the sender's plan.
     result = run_submit(
         user_id=user.id,
         tool_id=tool_id,
@@ -92,7 +85,9 @@ def runs_download(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     user = request.auth
     with rls_as_user(user.id):
         object_id = (
-            StorageObject.objects.filter(run_id=run_id, user_id=user.id, role=ObjectRole.OUTPUT)
+            StorageObject.objects.filter(
+                run_id=run_id, user_id=user.id, role=ObjectRole.OUTPUT, run__status=RunStatus.COMPLETED
+            )
             .values_list("id", flat=True)
             .first()
         )

@@ -60,3 +60,26 @@ def runs_page(
 
 def run_for_user(*, user_id: uuid.UUID, run_id: uuid.UUID) -> History | None:
     return History.objects.filter(user_id=user_id, id=run_id).first()
+
+
+# Multipart framing around the files of one request.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def run_upload_body_limit() -> int:
+    """The largest request body ``POST /api/runs`` may carry, whoever sends it.
+
+    The most files a tool takes, times the largest file any active plan
+    allows, plus framing. Checked before the body is read (see
+    versatools.middleware); each file is then measured against the sender's
+    own plan.
+    """
+    from django.conf import settings
+    from django.db.models import Max
+
+    from billing.models import Plan
+    from tools.registry import all_tools
+
+    largest = Plan.objects.filter(active=True).aggregate(largest=Max("max_file_bytes"))["largest"]
+    per_file = max(largest or 0, settings.UPLOAD_MAX_BYTES)
+    return max(tool.max_inputs for tool in all_tools()) * per_file + MULTIPART_OVERHEAD_BYTES

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -37,10 +38,10 @@ from history.exceptions import (
     ToolDisabled,
     UnknownTool,
 )
-from history.models import History, RunStatus
+from history.models import UNFINISHED_STATUSES, History, RunStatus
 from stats.services import stats_record_finish, stats_record_start
 from tools.registry import get_tool
-from versatools.errors import ServiceError
+from versatools.errors import NotFound, ServiceError
 from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
@@ -285,10 +286,27 @@ def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     its blob a delete after commit (files.signals), so a delete in a
     rolled-back transaction deletes nothing. Statistics and ledger stay.
     """
+    _fail_unfinished(run_ids=[run_id], user_id=user_id, reason="The run was deleted before it finished.")
     deleted, _ = History.objects.filter(user_id=user_id, id=run_id).delete()
     if not deleted:
         raise RunNotFound(f"There is no run {run_id}.")
     logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)
+
+
+def _fail_unfinished(*, run_ids: list[uuid.UUID], reason: str, user_id: uuid.UUID | None = None) -> None:
+    """Fail (and so refund) those runs that are still PENDING or PROCESSING.
+
+    A run deleted or expired before it finished must not keep its credits; a
+    worker still busy with it then finds it gone or FAILED and stops.
+    """
+    unfinished = History.objects.filter(id__in=run_ids, status__in=UNFINISHED_STATUSES)
+    if user_id is not None:
+        unfinished = unfinished.filter(user_id=user_id)
+    for run_id in unfinished.values_list("id", flat=True):
+        try:
+            run_fail(run_id=run_id, error_message=reason)
+        except IllegalTransition:
+            continue  # finished meanwhile
 
 
 @dataclass(frozen=True)
@@ -385,10 +403,12 @@ def run_process(*, run_id: uuid.UUID) -> None:
     except (IllegalTransition, RunNotFound) as error:
         logger.info("run not processed run_id=%s reason=%s", run_id, error)
         return
-    run = History.objects.get(id=run_id)
+    run = History.objects.filter(id=run_id).first()
+    if run is None:  # deleted by its owner the moment it was taken
+        return
     tool = get_tool(run.tool_id)
     if tool is None:
-        run_fail(run_id=run_id, error_message=f"The tool {run.tool_id!r} no longer exists.")
+        _fail_quietly(run_id=run_id, error_message=f"The tool {run.tool_id!r} no longer exists.")
         return
     objects = list(StorageObject.objects.filter(run_id=run_id, role=ObjectRole.INPUT).order_by("created_at", "id"))
     opened: list[ToolInput] = []
@@ -407,14 +427,14 @@ def run_process(*, run_id: uuid.UUID) -> None:
             raise ToolInputError("The run has no input file.")
         output = tool.process(opened)
     except ToolInputError as error:
-        run_fail(run_id=run_id, error_message=str(error))
+        _fail_quietly(run_id=run_id, error_message=str(error))
         return
     except SoftTimeLimitExceeded:
-        run_fail(run_id=run_id, error_message="The tool took too long and was stopped.")
+        _fail_quietly(run_id=run_id, error_message="The tool took too long and was stopped.")
         return
     except Exception:
         logger.exception("tool crashed run_id=%s tool=%s", run_id, run.tool_id)
-        run_fail(run_id=run_id, error_message="The tool failed unexpectedly; your credits were refunded.")
+        _fail_quietly(run_id=run_id, error_message="The tool failed unexpectedly; your credits were refunded.")
         return
     finally:
         for source in opened:
@@ -424,7 +444,7 @@ def run_process(*, run_id: uuid.UUID) -> None:
             user_id=run.user_id, content=output.content, name=output.file_name, run_id=run_id, role=ObjectRole.OUTPUT
         )
     except ServiceError as error:
-        run_fail(run_id=run_id, error_message=f"The result could not be stored: {error.message}")
+        _fail_quietly(run_id=run_id, error_message=f"The result could not be stored: {error.message}")
         return
     try:
         run_complete(
@@ -434,10 +454,23 @@ def run_process(*, run_id: uuid.UUID) -> None:
             file_key=stored.key,
             metadata=output.metadata,
         )
-    except IllegalTransition:
-        # The reaper failed the run while the tool worked; its output must not linger.
-        storage_object_delete(user_id=run.user_id, object_id=stored.id)
+    except BaseException as error:
+        # Not completed (the reaper or the owner got there first, or the task
+        # was stopped): the output must not outlive this attempt.
+        with suppress(NotFound):
+            storage_object_delete(user_id=run.user_id, object_id=stored.id)
+        if isinstance(error, (IllegalTransition, RunNotFound)):
+            logger.info("run finished elsewhere run_id=%s reason=%s", run_id, error)
+            return
         raise
+
+
+def _fail_quietly(*, run_id: uuid.UUID, error_message: str) -> None:
+    """run_fail, unless the run was failed or deleted meanwhile (then there is nothing to do)."""
+    try:
+        run_fail(run_id=run_id, error_message=error_message)
+    except (IllegalTransition, RunNotFound) as error:
+        logger.info("run not failed run_id=%s reason=%s", run_id, error)
 
 
 def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
@@ -450,6 +483,7 @@ def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
     from files.models import StorageObject
 
     ids = list(run_ids)
+    _fail_unfinished(run_ids=ids, reason="The run was expired by an operator before it finished.")
     now = timezone.now()
     with transaction.atomic():  # lock order: the runs, then their objects
         expired = History.objects.filter(id__in=ids, expires_at__gt=now).update(expires_at=now, updated_at=now)

@@ -8,6 +8,7 @@ failures 401, unknown ids 404 (for another user's id too: no existence oracle).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,6 +17,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.auth import SessionUserAuth, SupabaseBearerAuth
 from versatools.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="VersaTools internal API",
@@ -61,6 +64,13 @@ HTTP_ERROR_CODES = {403: "forbidden", 404: "not_found", 405: "method_not_allowed
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # Raised by django-ninja itself, e.g. 403 for a session write without its CSRF token.
     return error_response(request, exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A bug or an outage nobody anticipated: still JSON, never a traceback.
+    logger.exception("unexpected API error %s %s", request.method, request.path)
+    return error_response(request, 500, "internal_error", "Something went wrong on our side; try again later.")
 
 
 def _register_routers() -> None:

@@ -13,7 +13,7 @@ class ErrorOut(Schema):
 
 
 # The client errors an endpoint may answer with, documented in the OpenAPI schema.
-CLIENT_ERRORS = frozenset({400, 401, 402, 403, 404, 409, 413, 415, 429})
+CLIENT_ERRORS = frozenset({400, 401, 402, 403, 404, 409, 411, 413, 415, 429})
 
 
 def with_errors(ok: dict[int, Any]) -> dict[int, Any]:

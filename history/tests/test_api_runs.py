@@ -190,3 +190,44 @@ def test_on_s3_the_owner_is_redirected_to_a_short_lived_signed_url(client, user,
     assert fetched.status_code == 200
     assert fetched.content.startswith(b"\x89PNG")
     assert len(fetched.content) == output.size
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "content_length,status,code",
+    [("999999999999", 413, "file_too_large"), ("", 411, "length_required"), ("lots", 400, "invalid_input")],
+)
+def test_the_body_size_is_checked_before_the_body_is_read(
+    client, user, bearer, fs_storage, content_length: str, status: int, code: str
+) -> None:
+    response = post_run(client, bearer(user), CONTENT_LENGTH=content_length)
+
+    assert response.status_code == status
+    assert response.json()["error"] == code
+    nothing_left(user, fs_storage.root)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_runs_output_is_not_downloadable(client, user, bearer, fs_storage) -> None:
+    run_id = post_run(client, bearer(user)).json()["id"]
+    History.objects.filter(id=run_id).update(status="FAILED")  # as if failed after its output was stored
+
+    assert client.get(f"/api/runs/{run_id}/download", headers=bearer(user)).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_error_is_a_json_500(client, user, bearer, monkeypatch) -> None:
+    import stats.api
+
+    def broken(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(stats.api, "dashboard_for_user", broken)
+
+    response = client.get("/api/dashboard", headers=bearer(user))
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "detail": "Something went wrong on our side; try again later.",
+    }

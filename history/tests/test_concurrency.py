@@ -144,3 +144,13 @@ def test_statistics_after_a_thousand_mixed_runs_match_history_and_ledger(make_us
         assert CreditBalance.objects.get(user=user).credits_remaining == -ledger
         kept = mine.exclude(status=RunStatus.FAILED).aggregate(s=Sum("credits_charged"))["s"] or 0
         assert ledger == kept - 10_000
+
+
+def test_a_new_users_first_runs_at_once_are_all_charged_from_the_starting_credits(user, settings) -> None:
+    settings.DEFAULT_STARTING_CREDITS = 10  # no balance yet: the first charge opens it
+
+    outcomes = run_concurrently(lambda i: start(user, key=f"first-{i}"), 6)
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert CreditBalance.objects.get(user=user).credits_remaining == 4
+    assert CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").count() == 6

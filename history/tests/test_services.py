@@ -248,3 +248,18 @@ def test_reap_command_is_a_dry_run_unless_told(user, capsys) -> None:
     call_command("reap_stuck_runs", "--yes")
     assert History.objects.get(id=run.id).status == RunStatus.FAILED
     assert "1 found, 1 failed and refunded" in capsys.readouterr().out
+
+
+def test_deleting_an_unfinished_run_refunds_it_first(user, settings) -> None:
+    from history.services import run_delete
+
+    settings.DEFAULT_STARTING_CREDITS = 10
+    run = start(user).run
+    run_mark_processing(run_id=run.id)
+
+    run_delete(user_id=user.id, run_id=run.id)
+
+    assert not History.objects.filter(id=run.id).exists()
+    assert balance(user) == 10
+    assert CreditLedgerEntry.objects.filter(user=user, operation_type="refund").count() == 1
+    assert ToolStatistics.objects.get(tool_id="pdf-merge").failed == 1
