@@ -10,7 +10,6 @@ from datetime import datetime
 from django.core.files import File
 from django.utils import timezone
 
-from billing.selectors import plan_limits_for_user
 from files import storage
 from files.models import StorageDeletion, StorageObject
 from history.models import History
@@ -29,11 +28,6 @@ class Download:
     size: int
     url: str | None = None
     file: File | None = None
-
-
-def upload_max_bytes_for_user(*, user_id: uuid.UUID) -> int:
-    """The largest upload the user's plan allows (a view can refuse a bigger body early)."""
-    return plan_limits_for_user(user_id=user_id).max_file_bytes
 
 
 def storage_object_for_owner(*, user_id: uuid.UUID, object_id: uuid.UUID, now: datetime | None = None) -> StorageObject:
