@@ -23,11 +23,15 @@ install-dev: $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 
 # Zero-setup first run on SQLite: migrate, load the catalog, print an operator login, serve.
+# Every step keeps what is there, so a second `make run` loses no edit: the
+# catalog is inserted only where missing (load_catalog, never loaddata, which
+# overwrites), and an existing operator keeps its password.
+PORT ?= 8000
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py loaddata fixtures/*.json
-	$(BIN)/python manage.py create_operator
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py load_catalog
+	$(BIN)/python manage.py create_operator --admin-url http://127.0.0.1:$(PORT)/admin/
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 services:
 	./scripts/ensure-services.sh

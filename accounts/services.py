@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from accounts.models import User
 
 
+@dataclass(frozen=True)
+class OperatorEnsured:
+    user: User
+    created: bool
+    # The password now in force when this call set it, else None (unchanged).
+    password: str | None
+
+    @property
+    def password_set(self) -> bool:
+        return self.password is not None
+
+
 @transaction.atomic
-def operator_ensure(*, email: str, password: str) -> User:
-    """Create the operator superuser, or reset its password if it exists."""
-    user, _ = User.objects.get_or_create(email=email, defaults={"is_staff": True, "is_superuser": True})
+def operator_ensure(*, email: str, password: str, reset_password: bool = False) -> OperatorEnsured:
+    """Create the operator superuser with ``password``; an existing one is left as it is.
+
+    ``make run`` calls this on every start: replacing the password each time
+    would lock out whoever signed in with the last one, and re-granting
+    superuser would undo an operator's own edits. ``reset_password`` sets
+    ``password`` on an existing operator (and makes it an active superuser again).
+    """
+    user, created = User.objects.get_or_create(email=email, defaults={"is_staff": True, "is_superuser": True})
+    if not created and not reset_password:
+        return OperatorEnsured(user=user, created=False, password=None)
     user.is_staff = True
     user.is_superuser = True
     user.is_active = True
     user.set_password(password)
     user.save()
-    return user
+    return OperatorEnsured(user=user, created=created, password=password)
 
 
 OPERATORS_VIEW_ONLY = "Operators (view only)"

@@ -39,7 +39,7 @@ def setup_users(url: str, processes: int) -> list[list[str]]:
     django.setup()
     from accounts.models import User
     from billing.models import Plan
-    from billing.services import credit_balance_open, subscription_change
+    from billing.services import credits_adjust, subscription_change
 
     Plan.objects.update_or_create(
         key="bench", defaults={"name": "Bench", "credits": 0, "runs_per_window": 10**9, "usage_window": "month"}
@@ -49,7 +49,9 @@ def setup_users(url: str, processes: int) -> list[list[str]]:
         ids = []
         for u in range(USERS_PER_PROCESS):
             user = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:10]}-{p}-{u}@example.com")
-            credit_balance_open(user_id=user.id, credits=10**8)
+            # A grant, not credit_balance_open: with a catalog loaded the user
+            # was already opened with the default plan's credits.
+            credits_adjust(user_id=user.id, delta=10**8, reason="bench")
             subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
             ids.append(str(user.id))
         groups.append(ids)

@@ -96,8 +96,10 @@ class AdminSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "updated_at")
     readonly_fields = ("created_at", "updated_at")
 
-    def has_add_permission(self, request):
-        return not AdminSettings.objects.exists()
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The permission first (a view-only operator adds nothing), then the
+        # singleton rule: a second row would never be read.
+        return super().has_add_permission(request) and not AdminSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

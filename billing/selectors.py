@@ -85,6 +85,15 @@ def free_plan() -> Plan | None:
     return Plan.objects.filter(key=FREE_PLAN_KEY).first()
 
 
+def default_plan() -> Plan | None:
+    """The plan every new user starts on, with its credits (``billing.services.account_open``).
+
+    The free plan: the same one that users without an entitled subscription
+    fall back to, so the admin, the dashboard and the limits always agree.
+    """
+    return free_plan()
+
+
 def plans_active() -> list[Plan]:
     """The catalog shown on the pricing page (seed 001): active plans in sort order."""
     return list(Plan.objects.filter(active=True).order_by("sort_order", "name"))

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core import serializers
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -65,8 +68,20 @@ def _ledger_append_once(
 
 @transaction.atomic
 def credit_balance_open(*, user_id: uuid.UUID, credits: int | None = None) -> bool:
-    """Give a user their balance and starting credits, once. True if this call opened it."""
-    opening = settings.DEFAULT_STARTING_CREDITS if credits is None else credits
+    """Give a user their balance and starting credits, once. True if this call opened it.
+
+    The starting credits are the default plan's (``billing.selectors.default_plan``),
+    or none without a plan catalog. Usually ``account_open`` has opened the
+    balance when the user was created; this also covers a user created
+    before the catalog was loaded, at their first charge.
+    """
+    from billing.selectors import default_plan  # selectors import this module's models only
+
+    if credits is None:
+        plan = default_plan()
+        opening = plan.credits if plan is not None else 0
+    else:
+        opening = credits
     if not run_query("credit_balance_open", {"user_id": user_id, "credits": opening}):
         return False
     if opening:
@@ -78,6 +93,48 @@ def credit_balance_open(*, user_id: uuid.UUID, credits: int | None = None) -> bo
             details={"reason": "starting credits"},
         )
     return True
+
+
+@dataclass(frozen=True)
+class AccountOpened:
+    plan_key: str | None
+    subscription_created: bool
+    balance_opened: bool
+
+
+@transaction.atomic
+def account_open(*, user_id: uuid.UUID) -> AccountOpened:
+    """Start a new user on the default plan: its subscription and its credits as an opening grant.
+
+    Called for every new user, however created (``accounts.signals``: a
+    post_save receiver, so create_user, createsuperuser, the admin and
+    get_or_create all pass through it). Idempotent and safe when two calls
+    race: the subscription is unique per user (get_or_create re-reads the
+    winner's row) and the balance and its ledger row are inserted with ON
+    CONFLICT DO NOTHING (``credit_balance_open``, ledger key
+    ``opening-grant``). A second call changes nothing.
+
+    Without a plan catalog (before ``load_catalog``) there is no default
+    plan: nothing is opened, and the first charge opens the balance.
+    """
+    from billing.selectors import default_plan
+
+    plan = default_plan()
+    if plan is None:
+        return AccountOpened(plan_key=None, subscription_created=False, balance_opened=False)
+    _, created = Subscription.objects.get_or_create(
+        user_id=user_id, defaults={"plan": plan, "status": SubscriptionStatus.ACTIVE}
+    )
+    if created:
+        SubscriptionEvent.objects.create(
+            user_id=user_id,
+            plan_key=plan.key,
+            status=SubscriptionStatus.ACTIVE,
+            event_type="account_opened",
+            occurred_at=timezone.now(),
+        )
+    opened = credit_balance_open(user_id=user_id, credits=plan.credits)
+    return AccountOpened(plan_key=plan.key, subscription_created=created, balance_opened=opened)
 
 
 @transaction.atomic(savepoint=False)
@@ -214,6 +271,15 @@ def usage_consume(
     return int(rows[0][0])
 
 
+def usage_release_at(*, user_id: uuid.UUID, metric: str, amount: int, at: datetime | str) -> None:
+    """Give back usage counted at ``at`` to the window that counted it (a failed run's quota unit).
+
+    ``at`` may be the text SQLite returns for a datetime column: it is passed
+    through as stored.
+    """
+    run_query("usage_counter_release_at", {"user_id": user_id, "metric": metric, "amount": amount, "at": at})
+
+
 def usage_release(*, user_id: uuid.UUID, metric: str, amount: int, window_start: datetime) -> None:
     """Give back usage (e.g. storage bytes of a deleted file); never below zero."""
     UsageCounter.objects.filter(user_id=user_id, metric=metric, window_start=window_start).update(
@@ -262,3 +328,51 @@ def subscription_change(
         metadata=metadata or {},
     )
     return subscription
+
+
+@dataclass(frozen=True)
+class CatalogLoaded:
+    inserted: int
+    kept: int
+
+
+def _catalog_row_exists(obj: models.Model) -> bool:
+    """A row with the object's primary key or any of its unique values (a plan's ``key``) exists."""
+    model = type(obj)
+    manager = model._default_manager
+    if manager.filter(pk=obj.pk).exists():
+        return True
+    for field in model._meta.concrete_fields:
+        if field.unique and not field.primary_key:
+            value = getattr(obj, field.attname)
+            if value is not None and manager.filter(**{field.attname: value}).exists():
+                return True
+    return False
+
+
+@transaction.atomic
+def catalog_load(*, paths: Sequence[Path]) -> CatalogLoaded:
+    """Insert the fixture rows (plans, tool costs) that do not exist yet; leave existing ones alone.
+
+    Unlike ``loaddata``, which overwrites every row it names, this keeps an
+    operator's edits (a tool's cost or switch, a plan's credits or limits),
+    so ``make run`` and the compose stack can run it on every start. A row
+    counts as existing by primary key or by a unique value (a plan's
+    ``key``): an operator's own "free" plan is kept too. A concurrent loader
+    inserting the same row first is a kept row, not an error.
+    """
+    inserted = kept = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as stream:
+            for item in serializers.deserialize(path.suffix.lstrip(".") or "json", stream):
+                if _catalog_row_exists(item.object):
+                    kept += 1
+                    continue
+                try:
+                    with transaction.atomic():
+                        item.save(force_insert=True)
+                except IntegrityError:
+                    kept += 1
+                    continue
+                inserted += 1
+    return CatalogLoaded(inserted=inserted, kept=kept)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -33,10 +32,10 @@ from billing.selectors import (
     tool_pricing,
     usage_window_bounds,
 )
-from billing.services import usage_consume
+from billing.services import catalog_load, usage_consume
 from demo.samples import sample_output
 from files import storage
-from files.models import ObjectRole, StorageDeletion, StorageObject
+from files.models import ObjectRole, StorageObject
 from files.services import storage_deletions_process
 from history.models import History, RunStatus
 from tools.registry import all_tools
@@ -46,7 +45,8 @@ from versatools.sqlfiles import read_sql
 DEMO_EMAIL_DOMAIN = "demo.versatools.local"
 RUNS_PER_STATEMENT = 50_000
 
-# (plan key or None for no subscription, weight); then subscription states.
+# (plan key or None for a user still on the default plan they started on,
+# weight); then subscription states of those who chose a plan.
 PLAN_MIX = ((None, 45), ("free", 5), ("basic", 30), ("pro", 20))
 STATUS_MIX = (
     (SubscriptionStatus.ACTIVE, 70),
@@ -90,22 +90,21 @@ def demo_reset() -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(read_sql("demo/forget_statistics"), {"users": user_ids})
-        # Files through the ORM, so each blob is owed its delete (files.signals);
-        # the rest by the database's ON DELETE CASCADE, without loading a
-        # million runs into Python.
+        # Everything by the database's ON DELETE CASCADE, without loading a
+        # million runs into Python; the storage_objects_deleted trigger owes
+        # each blob its delete.
         keys = list(StorageObject.objects.filter(user_id__in=user_ids).values_list("key", flat=True))
-        StorageObject.objects.filter(user_id__in=user_ids).delete()
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM users WHERE id = ANY(%s)", [user_ids])
     # Delete the blobs now rather than by the queued task, so that a reseed
     # right after, which writes the same deterministic keys, finds them gone.
-    storage_deletions_process(ids=StorageDeletion.objects.filter(key__in=keys).values_list("id", flat=True))
+    storage_deletions_process(keys=keys)
     return len(user_ids)
 
 
 def _ensure_catalog() -> dict[str, Plan]:
-    if Plan.objects.filter(key__in=("free", "basic", "pro")).count() != 3:
-        call_command("loaddata", "fixtures/plans.json", "fixtures/admin_settings.json", verbosity=0)
+    # Only what is missing: loaddata would overwrite an operator's plan and cost edits.
+    catalog_load(paths=[settings.BASE_DIR / "fixtures" / "plans.json", settings.BASE_DIR / "fixtures" / "admin_settings.json"])
     return {plan.key: plan for plan in Plan.objects.all()}
 
 
@@ -140,6 +139,7 @@ def demo_seed(
     plans = _ensure_catalog()
     free = plans.get(FREE_PLAN_KEY)
     user_rows, subscriptions, events = [], [], []
+    chosen = 0  # users who chose a plan: the first ones cover every subscription state
     retention, window_starts, window_ends = [], [], []
     for index in range(users):
         user_id = _demo_uuid(seed, "user", index)
@@ -160,10 +160,9 @@ def demo_seed(
         plan = plans[plan_key] if plan_key else free
         if plan_key:
             status = (
-                STATUS_MIX[len(subscriptions)][0]
-                if len(subscriptions) < len(STATUS_MIX)
-                else _weighted(rng, STATUS_MIX)
+                STATUS_MIX[chosen][0] if chosen < len(STATUS_MIX) else _weighted(rng, STATUS_MIX)
             )
+            chosen += 1
             started = anchor - timedelta(days=rng.randrange(1, 28))
             subscriptions.append(
                 Subscription(
@@ -189,6 +188,27 @@ def demo_seed(
             )
             if status not in ENTITLED_STATUSES:
                 plan = free
+        elif free is not None:
+            # The rule for every new user (billing.services.account_open), in
+            # bulk: bulk_create sends no post_save. Their opening grant and
+            # balance come from sql/demo/ledger.sql with the rest of the ledger.
+            subscriptions.append(
+                Subscription(
+                    id=_demo_uuid(seed, "subscription", index),
+                    user_id=user_id,
+                    plan=free,
+                    status=SubscriptionStatus.ACTIVE,
+                )
+            )
+            events.append(
+                SubscriptionEvent(
+                    user_id=user_id,
+                    plan_key=free.key,
+                    status=SubscriptionStatus.ACTIVE,
+                    event_type="account_opened",
+                    occurred_at=joined,
+                )
+            )
         retention.append(plan.retention_hours if plan else settings.RUN_RETENTION_HOURS)
         window = plan.usage_window if plan else Plan.Window.DAY
         start, end = usage_window_bounds(window=window, at=anchor)

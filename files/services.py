@@ -4,18 +4,21 @@ The order of operations is the design:
 
 - Store: the row and its quota commit first, then the blob is written. A crash
   in between leaves a row without a blob, which cleanup and reconcile forget;
-  never a blob nobody knows about.
+  never a blob nobody knows about. If the row was deleted while the blob was
+  being written (its run or its user went), the writer deletes the blob it
+  just wrote: the owed delete may have run before the blob existed.
 - Delete (cleanup, reconcile): the blob first, then the row, in the
   transaction that claimed the row. A row without its object is harmless; an
   object without its row is an orphan nobody will find.
-- Delete through the ORM (a user or operator deleting a run, a user deleted
-  with everything they own): the row goes with the caller's transaction and a
-  StorageDeletion row takes its place in that same transaction; the blob is
-  deleted after commit. A rolled-back delete deletes nothing, and a crash
-  after commit leaves the StorageDeletion row for cleanup.
+- Any other delete of a row (a user or operator deleting a run or a file, a
+  user deleted with everything they own, an FK cascade, raw SQL, the Data
+  API): the database's storage_objects_deleted trigger writes a
+  StorageDeletion row in the deleting transaction; the blob is deleted after
+  commit (or by the next cleanup pass). A rolled-back delete deletes nothing.
 
 Storage bytes are counted against the plan's quota when a row is created and
-given back when a row is deleted, in the same transaction.
+given back by the same trigger when a row is deleted, in the same
+transaction, whoever deletes it. Reconcile recounts them from the live rows.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, NamedTuple
 
 from django.conf import settings
@@ -35,15 +38,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Collate
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, plan_limits_for_user
-from billing.services import usage_consume, usage_release
+from billing.services import usage_consume
 from files import storage
 from files.exceptions import StorageUnavailable
 from files.models import ObjectRole, StorageDeletion, StorageObject
 from files.validation import check_content_type, clean_file_name, measure_size
-from history.models import History
 from versatools.errors import NotFound
+from versatools.retry import retry_on_lock_conflict
 from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
@@ -117,48 +121,78 @@ def storage_object_store(
     content_type, ext = check_content_type(content, tool_id=tool_id)
 
     now = timezone.now()
-    if run_id is not None:
-        run = History.objects.filter(id=run_id, user_id=user_id, expires_at__gt=now).only("expires_at").first()
-        if run is None:
-            raise NotFound("No such run.")
-        expires_at = run.expires_at
-    else:
-        expires_at = now + timedelta(hours=limits.retention_hours)
-
     backend = storage.default_backend()
     provider, bucket = storage.describe(backend)
     key = storage.build_key(user_id=user_id, entity="runs" if run_id else "uploads", ext=ext, at=now)
-    # durable: the row must be committed before the blob exists, so this
-    # cannot run inside a caller's transaction (a crash before that commit
-    # would leave an untracked blob).
-    with transaction.atomic(durable=True):
-        usage_consume(
-            user_id=user_id,
-            metric=STORAGE_METRIC,
-            amount=size,
-            limit=limits.storage_bytes,
-            window_start=STORAGE_WINDOW[0],
-            window_end=STORAGE_WINDOW[1],
-        )
-        obj = StorageObject.objects.create(
-            user_id=user_id,
-            run_id=run_id,
-            role=role,
-            provider=provider,
-            bucket=bucket,
-            key=key,
-            original_name=original_name,
-            content_type=content_type,
-            size=size,
-            expires_at=expires_at,
-        )
+    obj = _storage_object_record(
+        user_id=user_id,
+        run_id=run_id,
+        role=role,
+        provider=provider,
+        bucket=bucket,
+        key=key,
+        original_name=original_name,
+        content_type=content_type,
+        size=size,
+        storage_bytes_limit=limits.storage_bytes,
+        expires_at=now + timedelta(hours=limits.retention_hours),
+        now=now,
+    )
     try:
         storage.write(backend=backend, key=key, content=content, content_type=content_type)
     except Exception as error:
         logger.warning("Writing %s failed: %s", key, error)
         _storage_object_abandon(obj)
         raise StorageUnavailable("The file could not be stored; try again.") from error
+    if not StorageObject.objects.filter(id=obj.id).exists():
+        # Deleted while the blob was being written (its run or its user went):
+        # the delete it was owed may have run before the blob existed. Owe it again.
+        _storage_deletions_owe(blobs=[_Blob(obj.id, key, provider, bucket)])
+        raise NotFound("The run was deleted while its file was being stored.")
     return obj
+
+
+# durable: the row must be committed before the blob exists, so this cannot
+# run inside a caller's transaction (a crash before that commit would leave
+# an untracked blob). Retried whole on a lock conflict: nothing is written yet.
+@retry_on_lock_conflict
+@transaction.atomic(durable=True)
+def _storage_object_record(
+    *,
+    user_id: uuid.UUID,
+    run_id: uuid.UUID | None,
+    storage_bytes_limit: int,
+    expires_at: datetime,
+    now: datetime,
+    **fields: Any,
+) -> StorageObject:
+    if run_id is not None:
+        # The run before the counter: the lock order every writer keeps.
+        rows = run_query(
+            "run_hold_for_output", {"run_id": uuid.UUID(str(run_id)), "user_id": uuid.UUID(str(user_id)), "now": now}
+        )
+        if not rows:
+            raise NotFound("No such run.")
+        expires_at = _as_datetime(rows[0][0])
+    usage_consume(
+        user_id=user_id,
+        metric=STORAGE_METRIC,
+        amount=fields["size"],
+        limit=storage_bytes_limit,
+        window_start=STORAGE_WINDOW[0],
+        window_end=STORAGE_WINDOW[1],
+    )
+    return StorageObject.objects.create(user_id=user_id, run_id=run_id, expires_at=expires_at, **fields)
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    # SQLite hands raw cursors its text form: naive UTC.
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a datetime: {value!r}")
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 def _storage_object_abandon(obj: StorageObject) -> None:
@@ -177,52 +211,67 @@ def _storage_object_abandon(obj: StorageObject) -> None:
         StorageObject.objects.filter(id=obj.id).update(expires_at=timezone.now())
 
 
-# --- Delete through the ORM ----------------------------------------------------
+# --- Delete one file, a run's files; owed deletes ------------------------------
 
 
+# The trigger owes each deleted row's blob its delete; files.signals asks for it after commit.
+
+
+@retry_on_lock_conflict
 def storage_object_delete(*, user_id: uuid.UUID, object_id: uuid.UUID) -> None:
     """The owner deletes one file; its blob goes after commit."""
     with transaction.atomic():
-        obj = StorageObject.objects.filter(id=object_id, user_id=user_id).first()
-        if obj is None:
+        deleted, _ = StorageObject.objects.filter(id=object_id, user_id=user_id).delete()
+        if not deleted:
             raise NotFound("No such file.")
-        obj.delete()
 
 
 def storage_objects_delete_for_run(*, run_id: uuid.UUID) -> int:
-    """Delete a run's files (the run stays); blobs go after commit. How many."""
+    """Delete a run's files (the run stays); blobs go after commit. How many.
+
+    Inside a run delete this runs after the run is locked, so no output row
+    can be committed between the lookup and the delete.
+    """
     with transaction.atomic():
         deleted, _ = StorageObject.objects.filter(run_id=run_id).delete()
     return deleted
 
 
-def storage_deletion_enqueue(*, obj: StorageObject, using: str = "default") -> None:
-    """A StorageObject row is being deleted through the ORM: owe its blob a delete.
+def storage_deletions_dispatch(*, keys: list[str], using: str = "default") -> None:
+    """After commit, ask a worker to delete the blobs owed for these keys.
 
-    Runs inside the deleting transaction (post_delete): the owed delete and the
-    released quota commit or roll back with the row.
+    The owed deletes themselves are already written, by the trigger, in the
+    caller's transaction; if the broker or storage fails now, the next cleanup
+    pass finishes them. A rolled-back transaction dispatches nothing.
     """
-    deletion = StorageDeletion.objects.using(using).create(provider=obj.provider, bucket=obj.bucket, key=obj.key)
-    usage_release(user_id=obj.user_id, metric=STORAGE_METRIC, amount=obj.size, window_start=STORAGE_WINDOW[0])
-    ids = [deletion.id]
+    if not keys:
+        return
 
     def dispatch() -> None:
-        # After commit; if the broker or storage fails now, cleanup finishes the row.
-        from files.tasks import delete_owed_blobs
+        from files.tasks import delete_owed_blobs  # the tasks module imports this one
 
-        delete_owed_blobs.delay(ids=ids)
+        delete_owed_blobs.delay(keys=keys)
 
     transaction.on_commit(dispatch, using=using, robust=True)
 
 
-def storage_deletions_process(*, ids: Iterable[int]) -> CleanupResult:
-    """Delete the blobs owed by these StorageDeletion rows, then the rows."""
+def _storage_deletions_owe(*, blobs: list[_Blob]) -> None:
+    """Owe blobs a delete whose rows are already gone, and ask for it now."""
+    with transaction.atomic():
+        StorageDeletion.objects.bulk_create(
+            [StorageDeletion(provider=blob.provider, bucket=blob.bucket, key=blob.key) for blob in blobs]
+        )
+        storage_deletions_dispatch(keys=[blob.key for blob in blobs])
+
+
+def storage_deletions_process(*, ids: Iterable[int] = (), keys: Iterable[str] = ()) -> CleanupResult:
+    """Delete the blobs owed by these StorageDeletion rows (by id or by key), then the rows."""
     result = CleanupResult()
-    ids = list(ids)
+    ids, keys = list(ids), list(keys)
     with transaction.atomic(durable=True):
         rows = list(
             StorageDeletion.objects.select_for_update(skip_locked=True)
-            .filter(id__in=ids)
+            .filter(Q(id__in=ids) | Q(key__in=keys))
             .values_list("id", "key", "provider", "bucket")
         )
         _finish_deletions([_Blob(*row) for row in rows], result)
@@ -297,6 +346,7 @@ def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, res
     confirmed: list[str] = []
     try:
         with transaction.atomic(durable=True):
+            _blobs_deleted_here()
             rows = run_query(
                 "storage_cleanup_take_runs",
                 {
@@ -304,8 +354,6 @@ def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, res
                     "after_at": cursor.at if cursor else None,
                     "after_id": cursor.id if cursor else None,
                     "size": size,
-                    "metric": STORAGE_METRIC,
-                    "window_start": STORAGE_WINDOW[0],
                 },
             )
             if not rows:
@@ -384,18 +432,22 @@ def _uuid_array(ids: Iterable[Any]) -> str:
     return "{" + ",".join(str(value) for value in ids) + "}"
 
 
+def _blobs_deleted_here() -> None:
+    """Tell the storage_objects_deleted trigger that this transaction deletes its blobs itself."""
+    run_query("storage_blobs_deleted_by_caller", {})
+
+
 def _forget(*, object_ids: list[Any], run_ids: list[Any], result: CleanupResult) -> None:
-    """Delete confirmed-gone object rows (bytes given back) and claimed runs left without objects."""
+    """Delete confirmed-gone object rows (the trigger gives their bytes back) and claimed runs left without objects.
+
+    Must run inside the caller's transaction (the flag below is transaction-local).
+    """
     if not object_ids and not run_ids:
         return
-    [(rows, released, runs, _counters)] = run_query(
+    _blobs_deleted_here()
+    [(rows, released, runs)] = run_query(
         "storage_cleanup_forget",
-        {
-            "object_ids": _uuid_array(object_ids),
-            "run_ids": _uuid_array(run_ids),
-            "metric": STORAGE_METRIC,
-            "window_start": STORAGE_WINDOW[0],
-        },
+        {"object_ids": _uuid_array(object_ids), "run_ids": _uuid_array(run_ids)},
     )
     result.object_rows_deleted += rows
     result.bytes_released += int(released)
@@ -427,6 +479,8 @@ class ReconcileResult:
     rows_missing_object: int = 0
     rows_repaired: int = 0
     directories_removed: int = 0
+    counters_off: int = 0  # users whose storage counter differs from the bytes of their live rows
+    counters_repaired: int = 0
     repaired: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -437,7 +491,8 @@ class ReconcileResult:
             f"{self.objects_listed} object(s) listed: {self.orphans} without a row "
             f"({self.orphans_recent} within the grace period, {self.orphans_deleted} deleted); "
             f"{self.rows_checked} row(s) checked: {self.rows_missing_object} without an object "
-            f"({self.rows_repaired} removed)"
+            f"({self.rows_repaired} removed); {self.counters_off} storage counter(s) off "
+            f"({self.counters_repaired} recounted)"
         )
 
 
@@ -500,12 +555,26 @@ def storage_reconcile(
         if on_page is not None:
             on_page(result)
 
+    # Last: the rows are now what storage holds, so the counters can follow them.
+    result.counters_off, result.counters_repaired = _storage_usage_recount(repair=repair)
     if repair:
         result.directories_removed = storage.remove_empty_directories(
             backend=backend, prefix=storage.key_prefix(), older_than=cutoff
         )
     logger.info("Storage reconcile: %s", result.summary())
     return result
+
+
+@retry_on_lock_conflict
+@transaction.atomic(durable=True)
+def _storage_usage_recount(*, repair: bool) -> tuple[int, int]:
+    """Each user's storage counter against their live rows: (how many are off, how many were set)."""
+    window = {"metric": STORAGE_METRIC, "window_start": STORAGE_WINDOW[0]}
+    run_query("storage_usage_lock", window)
+    [(off, fixed, _live)] = run_query(
+        "storage_usage_recount", {**window, "window_end": STORAGE_WINDOW[1], "repair": repair}
+    )
+    return int(off), int(fixed)
 
 
 def _forget_missing(rows: list[_Blob]) -> int:
@@ -521,6 +590,11 @@ def _forget_missing(rows: list[_Blob]) -> int:
     return scratch.object_rows_deleted
 
 
-def storage_object_attach(*, object_id: uuid.UUID, run_id: uuid.UUID, expires_at: datetime) -> None:
-    """Make a stored upload the input of a run: it now lives and dies with the run."""
-    StorageObject.objects.filter(id=object_id).update(run_id=run_id, expires_at=expires_at, updated_at=timezone.now())
+def storage_objects_attach(*, object_ids: list[uuid.UUID], run_id: uuid.UUID, expires_at: datetime) -> None:
+    """Make stored uploads the inputs of a run: they now live and die with the run.
+
+    Called inside the transaction that creates the run.
+    """
+    StorageObject.objects.filter(id__in=object_ids).update(
+        run_id=run_id, expires_at=expires_at, updated_at=timezone.now()
+    )

@@ -1,9 +1,11 @@
-"""Keep storage in step with deletes done through the ORM.
+"""Ask for a blob's delete as soon as a delete through the ORM commits.
 
-A run deleted by its user or an operator, or a user deleted with everything
-they own, deletes StorageObject rows through Django's collector; each one
-owes its blob a delete (see files.services, "Delete through the ORM").
-Cleanup and reconcile delete rows with plain SQL and do not come through here.
+The delete is owed by the database itself (the storage_objects_deleted
+trigger writes a StorageDeletion row in the deleting transaction, whoever
+deletes); this receiver only makes it prompt for the deletes Django sees: a
+run or file deleted by its user or an operator, a user deleted with
+everything they own. Deletes Django does not see (an FK cascade inside the
+database, raw SQL, the Data API) are finished by the next cleanup pass.
 """
 
 from __future__ import annotations
@@ -18,6 +20,6 @@ from files.models import StorageObject
 
 @receiver(post_delete, sender=StorageObject, dispatch_uid="files.storage_object_deleted")
 def _storage_object_deleted(sender: type[StorageObject], instance: StorageObject, using: str, **kwargs: Any) -> None:
-    from files.services import storage_deletion_enqueue
+    from files.services import storage_deletions_dispatch
 
-    storage_deletion_enqueue(obj=instance, using=using)
+    storage_deletions_dispatch(keys=[instance.key], using=using)

@@ -36,9 +36,10 @@ def cleanup_expired_storage(*, batch_size: int | None = None, limit: int | None 
 
 
 @shared_task(name="files.tasks.delete_owed_blobs", acks_late=True, reject_on_worker_lost=True, **_RETRY)
-def delete_owed_blobs(*, ids: list[int]) -> dict[str, Any]:
-    # Queued after commit of an ORM delete; if it never succeeds, cleanup finishes the rows.
-    result = storage_deletions_process(ids=ids)
+def delete_owed_blobs(*, keys: list[str] = (), ids: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    # Queued after commit of a delete; if it never succeeds, cleanup finishes the rows.
+    # ``ids``: messages queued before owed deletes were written by the trigger.
+    result = storage_deletions_process(ids=ids, keys=keys)
     if result.storage_failures and result.transient:
         raise StorageRetry(result.error)
     return result.as_dict()

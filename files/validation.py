@@ -31,6 +31,11 @@ SEED_ALLOWED_TYPES: dict[str, str] = {
 # Enough for every signature filetype knows, and for a text/CSV guess.
 SNIFF_BYTES = 8192
 MAX_NAME_BYTES = 255
+# A name cut to fit ends its stem with this, so that nobody mistakes it for the whole name.
+CUT_MARK = "\u2026"  # "…"
+# The longest tail after the last dot kept whole when a name is cut: ".pdf",
+# ".webp", ".min.png"'s ".png". A longer one is part of the name, not a type.
+MAX_EXTENSION_CHARS = 16
 # Unicode categories that have no business in a file name shown to people:
 # controls (Cc), invisible formatting such as RTL overrides (Cf), surrogates (Cs).
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs"}
@@ -58,6 +63,41 @@ def clean_file_name(raw: str | bytes) -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise FileNameInvalid(f"The file name is longer than {MAX_NAME_BYTES} bytes.")
     return name
+
+
+def shorten_file_name(name: str, *, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """``name`` if it fits in ``max_bytes`` of UTF-8, else its stem cut to fit, the extension kept.
+
+    For names this code builds from a client's name (a tool's output name,
+    a run's summary), which may already be near the limit: they must never
+    fail the 255 check or overflow ``varchar(255)``. The cut falls on a
+    character boundary and is marked with "…"; ``varchar`` counts characters
+    and the check counts bytes, and a character is at least one byte, so
+    fitting the bytes fits both.
+    """
+    if len(name.encode("utf-8")) <= max_bytes:
+        return name
+    stem, extension = os.path.splitext(name)
+    mark = len(CUT_MARK.encode("utf-8"))
+    if len(extension) > MAX_EXTENSION_CHARS or len(extension.encode("utf-8")) + mark >= max_bytes:
+        stem, extension = name, ""
+    budget = max_bytes - len(extension.encode("utf-8")) - mark
+    # Bytes cut mid-character leave an incomplete sequence at the end only: dropping it is the boundary.
+    kept = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip()
+    return f"{kept}{CUT_MARK}{extension}"
+
+
+def run_input_summary(names: list[str]) -> str:
+    """A run's ``input_file_name``: the first name, and "(+N more)" for the others.
+
+    The count is never cut (it is the information a long first name would
+    push out); the first name is shortened so the whole stays within 255
+    bytes and characters.
+    """
+    if len(names) == 1:
+        return shorten_file_name(names[0])
+    more = f" (+{len(names) - 1} more)"
+    return shorten_file_name(names[0], max_bytes=MAX_NAME_BYTES - len(more.encode("utf-8"))) + more
 
 
 def measure_size(content: IO[bytes], *, max_bytes: int) -> int:

@@ -169,6 +169,15 @@ class HistoryAdmin(ServiceActionsMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:  # runs start through history.services only
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: History | None = None) -> bool:
+        # A run changes only through history.services (the actions, which ask
+        # without an object). Its page has no field to edit, so it is Django's
+        # read-only view: no Save buttons, and a posted form is refused (403)
+        # instead of saving the row behind the services' back.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # "purge" goes through run_delete instead

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from history.exceptions import InvalidRunInput
 from history.models import History
+from tools.registry import all_tools, get_tool
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ def runs_page(
     if status:
         runs = runs.filter(status=status)
     if tool_id:
+        # An unknown id is a mistake to say, not "no runs": the client would
+        # show an empty history for a typo.
+        if get_tool(tool_id) is None:
+            known = ", ".join(tool.id for tool in all_tools())
+            raise InvalidRunInput(f"There is no tool {tool_id!r} to filter by; known: {known}.")
         runs = runs.filter(tool_id=tool_id)
     if cursor:
         created_at, run_id = decode_cursor(cursor)
@@ -62,24 +68,27 @@ def run_for_user(*, user_id: uuid.UUID, run_id: uuid.UUID) -> History | None:
     return History.objects.filter(user_id=user_id, id=run_id).first()
 
 
-# Multipart framing around the files of one request.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Multipart framing of one file's part: its boundary line and headers, with
+# a name of up to 255 bytes that a client may send twice (filename and the
+# percent-encoded filename*, three bytes per byte): about 1 KiB at worst.
+MULTIPART_PART_OVERHEAD_BYTES = 4 * 1024
+# The rest of the form: tool_id, a csrfmiddlewaretoken, the closing boundary.
+MULTIPART_FORM_OVERHEAD_BYTES = 16 * 1024
 
 
-def run_upload_body_limit() -> int:
-    """The largest request body ``POST /api/runs`` may carry, whoever sends it.
+def run_upload_body_limit(*, user_id: uuid.UUID) -> int:
+    """The largest request body ``POST /api/runs`` may carry from this user.
 
-    The most files a tool takes, times the largest file any active plan
-    allows, plus framing. Checked before the body is read (see
-    versatools.middleware); each file is then measured against the sender's
-    own plan.
+    The plan's limit is per file and the tool is named inside the body, so
+    the bound is what the tool taking the most files may legitimately carry
+    (a pdf-merge of 10 files, each at the limit), plus a little framing per
+    file: a larger body cannot be a valid request from this user. Checked
+    against the declared Content-Length before the body is read (see
+    versatools.middleware); run_submit then measures each file itself, so a
+    body within this bound with one oversize file is still refused.
     """
-    from django.conf import settings
-    from django.db.models import Max
+    from billing.selectors import plan_limits_for_user
 
-    from billing.models import Plan
-    from tools.registry import all_tools
-
-    largest = Plan.objects.filter(active=True).aggregate(largest=Max("max_file_bytes"))["largest"]
-    per_file = max(largest or 0, settings.UPLOAD_MAX_BYTES)
-    return max(tool.max_inputs for tool in all_tools()) * per_file + MULTIPART_OVERHEAD_BYTES
+    per_file = plan_limits_for_user(user_id=user_id).max_file_bytes
+    most_files = max(tool.max_inputs for tool in all_tools())
+    return most_files * (per_file + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES

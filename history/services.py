@@ -6,11 +6,18 @@ transaction as its statistics and, for a failure, its refund. Views, admin
 actions, Celery tasks and commands call these functions; none of them writes
 ``History`` directly.
 
-Lock order. Every transaction here takes row locks in the same order: the
-run, then the user's rows (balance, usage counters, user statistics), then the
-shared per-tool rows (``tool_statistics``, ``daily_tool_usage``). A start and
-a failure of the same user on the same tool would otherwise deadlock, one
-holding the balance and wanting the tool row, the other the reverse.
+Lock order. Every transaction that touches a run takes row locks in the same
+order: the run, then its stored objects, then the user's rows (balance, usage
+counters, user statistics), then the shared per-tool rows
+(``tool_statistics``, ``daily_tool_usage``). A start and a failure of the same
+user on the same tool would otherwise deadlock, one holding the balance and
+wanting the tool row, the other the reverse; a delete and a worker storing
+the output would deadlock on the run and the storage counter. So a delete
+locks the run before anything else, and a worker storing an output holds the
+run before it counts the bytes (files.services). Writers outside the app (a
+cascade from a deleted user, the Data API) cannot be ordered; the outermost
+transaction of each service is retried on a deadlock
+(``versatools.retry``), never answered with a 500.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
-from billing.services import credits_charge, credits_refund, usage_consume
+from billing.services import credits_charge, credits_refund, usage_consume, usage_release_at
+from files.services import storage_objects_attach
 from history.exceptions import (
     IdempotencyKeyReused,
     IllegalTransition,
@@ -41,7 +49,8 @@ from history.exceptions import (
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from stats.services import stats_record_finish, stats_record_start
 from tools.registry import get_tool
-from versatools.errors import NotFound, ServiceError
+from versatools.errors import Conflict, NotFound, ServiceError
+from versatools.retry import retry_on_lock_conflict
 from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
@@ -56,8 +65,10 @@ class RunStart:
     created: bool
 
 
-def _fingerprint(*, tool_id: str, input_file_name: str, input_bytes: int) -> str:
-    payload = json.dumps([tool_id, input_file_name, input_bytes])
+def _fingerprint(*, tool_id: str, input_file_name: str, input_bytes: int, input_sha256: str = "") -> str:
+    # The content's own hash: a different file of the same name and size is a
+    # different request (409), not a replay.
+    payload = json.dumps([tool_id, input_file_name, input_bytes, input_sha256])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -68,6 +79,7 @@ def _is_idempotency_conflict(exc: IntegrityError) -> bool:
     return "idempotency_key" in str(exc)  # SQLite names columns, not constraints
 
 
+@retry_on_lock_conflict
 def run_start(
     *,
     user_id: uuid.UUID,
@@ -75,6 +87,8 @@ def run_start(
     input_file_name: str,
     input_bytes: int,
     idempotency_key: str,
+    input_sha256: str = "",
+    input_object_ids: tuple[uuid.UUID, ...] = (),
     metadata: dict[str, Any] | None = None,
 ) -> RunStart:
     """Start a run: check the tool and the quota window, charge, create it PENDING, count it.
@@ -82,8 +96,42 @@ def run_start(
     All of it in one transaction, so an error (unknown or disabled tool,
     insufficient credits, quota exceeded) leaves nothing written. A replay of
     the same idempotency key returns the original run and charges nothing; the
-    same key with different input raises IdempotencyKeyReused.
+    same key with different input raises IdempotencyKeyReused. A key whose
+    run has been deleted (by its owner, or expired and cleaned up) is free
+    again: it starts a new run, charged like any other.
     """
+    fingerprint = _fingerprint(
+        tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes, input_sha256=input_sha256
+    )
+    # Twice at most: the second attempt only after the key's original run
+    # vanished between our failed INSERT and our read of it.
+    for _ in range(2):
+        started = _run_start_once(
+            user_id=user_id,
+            tool_id=tool_id,
+            input_file_name=input_file_name,
+            input_bytes=input_bytes,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            input_object_ids=input_object_ids,
+            metadata=metadata,
+        )
+        if started is not None:
+            return started
+    raise Conflict("This idempotency key is being used by a request that is still changing; try again.")
+
+
+def _run_start_once(
+    *,
+    user_id: uuid.UUID,
+    tool_id: str,
+    input_file_name: str,
+    input_bytes: int,
+    idempotency_key: str,
+    fingerprint: str,
+    input_object_ids: tuple[uuid.UUID, ...],
+    metadata: dict[str, Any] | None,
+) -> RunStart | None:
     if not idempotency_key or len(idempotency_key) > 255:
         raise InvalidRunInput("An idempotency key of 1 to 255 characters is required.")
     if input_bytes < 0:
@@ -91,7 +139,6 @@ def run_start(
     tool = get_tool(tool_id)
     if tool is None:
         raise UnknownTool(f"There is no tool {tool_id!r}.")
-    fingerprint = _fingerprint(tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes)
     now = timezone.now()
     try:
         # One transaction for everything, the two reads included (each read
@@ -117,6 +164,11 @@ def run_start(
                 created_at=now,
                 expires_at=now + timedelta(hours=limits.retention_hours),
             )
+            # The stored inputs join the run in its own transaction (the run,
+            # then its objects: the lock order): a delete of the run can never
+            # come between the start and the attach.
+            if input_object_ids:
+                storage_objects_attach(object_ids=list(input_object_ids), run_id=run.id, expires_at=run.expires_at)
             if pricing.cost:
                 credits_charge(
                     user_id=user_id,
@@ -137,7 +189,9 @@ def run_start(
     except IntegrityError as exc:
         if not _is_idempotency_conflict(exc):
             raise
-        original = History.objects.get(user_id=user_id, idempotency_key=idempotency_key)
+        original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
+        if original is None:
+            return None  # deleted since our INSERT met it: the key is free again
         if original.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused("This idempotency key was already used for a different request.") from None
         return RunStart(run=original, created=False)
@@ -156,7 +210,7 @@ def _transition(
     bytes_out: int | None = None,
     error_message: str | None = None,
     metadata: dict[str, Any] | None = None,
-) -> tuple[uuid.UUID, str, int, int]:
+) -> tuple[uuid.UUID, str, int, int, Any]:
     rows = run_query(
         "history_transition",
         {
@@ -172,19 +226,21 @@ def _transition(
         },
     )
     if rows:
-        user_id, tool_id, credits_charged, final_bytes_out = rows[0]
-        return user_id, tool_id, credits_charged, final_bytes_out
+        user_id, tool_id, credits_charged, final_bytes_out, created_at = rows[0]
+        return user_id, tool_id, credits_charged, final_bytes_out, created_at
     current = History.objects.filter(id=run_id).values_list("status", flat=True).first()
     if current is None:
         raise RunNotFound(f"There is no run {run_id}.")
     raise IllegalTransition(f"A {current} run cannot become {to_status.value}.")
 
 
+@retry_on_lock_conflict
 def run_mark_processing(*, run_id: uuid.UUID) -> None:
     """A worker takes the run: PENDING -> PROCESSING. Of two workers, one wins."""
     _transition(run_id=run_id, to_status=RunStatus.PROCESSING, from_statuses=(RunStatus.PENDING,), at=timezone.now())
 
 
+@retry_on_lock_conflict
 @transaction.atomic
 def run_complete(
     *,
@@ -198,7 +254,7 @@ def run_complete(
     if bytes_out < 0:
         raise InvalidRunInput("The output size cannot be negative.")
     now = timezone.now()
-    user_id, tool_id, _, _ = _transition(
+    user_id, tool_id, _, _, _ = _transition(
         run_id=run_id,
         to_status=RunStatus.COMPLETED,
         from_statuses=(RunStatus.PROCESSING,),
@@ -212,6 +268,7 @@ def run_complete(
     logger.info("run completed run_id=%s tool=%s bytes_out=%s", run_id, tool_id, bytes_out)
 
 
+@retry_on_lock_conflict
 @transaction.atomic
 def run_fail(
     *,
@@ -219,9 +276,13 @@ def run_fail(
     error_message: str,
     from_statuses: tuple[RunStatus, ...] = (RunStatus.PENDING, RunStatus.PROCESSING),
 ) -> None:
-    """PENDING or PROCESSING -> FAILED, counted once, its credits refunded exactly once."""
+    """PENDING or PROCESSING -> FAILED, counted once, its credits and its quota unit given back exactly once.
+
+    The transition itself is the "exactly once": only one caller's UPDATE
+    matches, and only that caller refunds and releases.
+    """
     now = timezone.now()
-    user_id, tool_id, credits_charged, _ = _transition(
+    user_id, tool_id, credits_charged, _, created_at = _transition(
         run_id=run_id, to_status=RunStatus.FAILED, from_statuses=from_statuses, at=now, error_message=error_message
     )
     # The ledger's unique (user, idempotency key) makes a second refund impossible.
@@ -232,6 +293,8 @@ def run_fail(
         run_id=run_id,
         reason=error_message[:200],
     )
+    # A run that did nothing for the user does not use up their window either.
+    usage_release_at(user_id=user_id, metric=RUNS_METRIC, amount=1, at=created_at)
     stats_record_finish(user_id=user_id, tool_id=tool_id, completed=False, bytes_out=0, at=now)
     logger.info("run failed run_id=%s tool=%s refunded=%s", run_id, tool_id, credits_charged)
 
@@ -272,24 +335,31 @@ def runs_reap_stuck(*, timeout: timedelta | None = None, dry_run: bool = True, l
                 error_message=f"Timed out after {minutes} minutes in {status}.",
                 from_statuses=(RunStatus(status),),
             )
-        except IllegalTransition:
-            continue
+        except (IllegalTransition, RunNotFound):
+            continue  # finished or deleted since the listing: one vanished run must not stop the pass
         failed += 1
     return ReapResult(found=len(stuck), failed=failed)
 
 
+@retry_on_lock_conflict
 @transaction.atomic
 def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     """The owner (or an operator acting for them) deletes a run.
 
-    Its StorageObject rows go with it through the ORM cascade, and each owes
-    its blob a delete after commit (files.signals), so a delete in a
+    The run is locked first (the lock order), so a worker storing its output
+    either committed before (and the output goes too) or finds it gone. An
+    unfinished run is failed and refunded first. Its files go next; the
+    database owes each blob a delete, done after commit, so a delete in a
     rolled-back transaction deletes nothing. Statistics and ledger stay.
     """
-    _fail_unfinished(run_ids=[run_id], user_id=user_id, reason="The run was deleted before it finished.")
-    deleted, _ = History.objects.filter(user_id=user_id, id=run_id).delete()
-    if not deleted:
+    from files.services import storage_objects_delete_for_run
+
+    locked = list(History.objects.select_for_update().filter(user_id=user_id, id=run_id).values_list("id", flat=True))
+    if not locked:
         raise RunNotFound(f"There is no run {run_id}.")
+    _fail_unfinished(run_ids=[run_id], user_id=user_id, reason="The run was deleted before it finished.")
+    storage_objects_delete_for_run(run_id=run_id)
+    History.objects.filter(id=run_id).delete()
     logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)
 
 
@@ -332,8 +402,8 @@ def run_submit(
     nor a file is left behind.
     """
     from billing.selectors import plan_limits_for_user
-    from files.services import storage_object_attach, storage_object_delete, storage_object_store
-    from files.validation import clean_file_name, measure_size
+    from files.services import storage_object_delete, storage_object_store
+    from files.validation import clean_file_name, measure_size, run_input_summary
     from history.tasks import process_run
 
     tool = get_tool(tool_id)
@@ -346,10 +416,12 @@ def run_submit(
     max_bytes = plan_limits_for_user(user_id=user_id).max_file_bytes
     names = [clean_file_name(upload.name) for upload in uploads]
     total = sum(measure_size(upload.file, max_bytes=max_bytes) for upload in uploads)
-    summary = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
+    summary = run_input_summary(names)
+    digest = _uploads_sha256([upload.file for upload in uploads])
+    fingerprint = _fingerprint(tool_id=tool_id, input_file_name=summary, input_bytes=total, input_sha256=digest)
     original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
     if original is not None:
-        if original.request_fingerprint != _fingerprint(tool_id=tool_id, input_file_name=summary, input_bytes=total):
+        if original.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
         return RunStart(run=original, created=False)
 
@@ -363,6 +435,8 @@ def run_submit(
             input_file_name=summary,
             input_bytes=total,
             idempotency_key=idempotency_key,
+            input_sha256=digest,
+            input_object_ids=tuple(obj.id for obj in stored),
             metadata={"inputs": names} if len(names) > 1 else None,
         )
     except Exception:
@@ -374,12 +448,23 @@ def run_submit(
             storage_object_delete(user_id=user_id, object_id=obj.id)
         return result
     run = result.run
-    for obj in stored:
-        storage_object_attach(object_id=obj.id, run_id=run.id, expires_at=run.expires_at)
     # Robust: if the broker is down, the run stays PENDING and the stuck-run
     # reaper fails and refunds it; the request itself has succeeded.
     transaction.on_commit(lambda: process_run.delay(str(run.id)), robust=True)
     return result
+
+
+def _uploads_sha256(files: list[IO[bytes]]) -> str:
+    """One sha256 over every input's bytes, in order (each file left at its start)."""
+    digest = hashlib.sha256()
+    for content in files:
+        content.seek(0)
+        while chunk := content.read(1 << 20):
+            digest.update(chunk)
+        # Each file's end is marked, so moving bytes between files changes the digest.
+        digest.update(b"\x00--end-of-file--\x00")
+        content.seek(0)
+    return digest.hexdigest()
 
 
 def run_process(*, run_id: uuid.UUID) -> None:

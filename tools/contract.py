@@ -37,3 +37,13 @@ class ToolResult:
     extension: str
     file_name: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Tools name the output after the input ("<stem>-merged.pdf"), and an
+        # input name may already be at the 255-byte limit: the longer output
+        # name would fail the store's name check and with it a run that did
+        # its work. Shortened here, every tool (a new one too) is covered.
+        # Imported late: files.validation imports the registry, which imports the tools.
+        from files.validation import shorten_file_name
+
+        object.__setattr__(self, "file_name", shorten_file_name(self.file_name))

@@ -17,6 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.auth import SessionUserAuth, SupabaseBearerAuth
 from versatools.errors import ServiceError
+from versatools.retry import is_lock_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ def error_response(request: HttpRequest, status: int, code: str, detail: Any) ->
 
 @api.exception_handler(ServiceError)
 def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-    return error_response(request, exc.http_status, exc.code, exc.message)
+    response = error_response(request, exc.http_status, exc.code, exc.message)
+    if exc.http_status == 503:
+        response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -68,6 +72,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if is_lock_conflict(exc):
+        # A deadlock outside a retried service: nothing was written, so say "again", not "broken".
+        logger.warning("lock conflict answered 503 %s %s: %s", request.method, request.path, exc)
+        response = error_response(request, 503, "busy", "The server was busy with a conflicting change; try again.")
+        response["Retry-After"] = "1"
+        return response
     # A bug or an outage nobody anticipated: still JSON, never a traceback.
     logger.exception("unexpected API error %s %s", request.method, request.path)
     return error_response(request, 500, "internal_error", "Something went wrong on our side; try again later.")

@@ -17,26 +17,37 @@ from versatools.sqlfiles import read_sql
 
 
 class RunSQLFile(migrations.RunSQL):
-    """``RunSQL`` of ``sql/<name>.sql``, reversed by ``sql/<name>.reverse.sql``."""
+    """``RunSQL`` of ``sql/<name>.sql``, reversed by ``sql/<name>.reverse.sql``.
 
-    def __init__(self, name: str, *, reversible: bool = True) -> None:
+    ``vendor="sqlite"`` applies the file on SQLite only instead (by convention
+    ``sql/<dir>/sqlite/<name>.sql``); it is passed as a single statement, since
+    a trigger body holds semicolons that a statement splitter would cut.
+    """
+
+    def __init__(self, name: str, *, reversible: bool = True, vendor: str = "postgresql") -> None:
         self.sql_name = name
+        self.vendor = vendor
         reverse = read_sql(f"{name}.reverse") if reversible else None
-        super().__init__(sql=read_sql(name), reverse_sql=reverse)
+        if vendor == "sqlite":
+            super().__init__(sql=[read_sql(name)], reverse_sql=[reverse] if reverse is not None else None)
+        else:
+            super().__init__(sql=read_sql(name), reverse_sql=reverse)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__qualname__, [self.sql_name], {})
+        kwargs: dict[str, Any] = {} if self.vendor == "postgresql" else {"vendor": self.vendor}
+        return (self.__class__.__qualname__, [self.sql_name], kwargs)
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor == self.vendor:
             super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor == self.vendor:
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
     def describe(self) -> str:
-        return f"Apply sql/{self.sql_name}.sql (PostgreSQL only)"
+        where = "PostgreSQL" if self.vendor == "postgresql" else "SQLite"
+        return f"Apply sql/{self.sql_name}.sql ({where} only)"
 
 
 class ReapplySQLFile(RunSQLFile):
@@ -50,6 +61,7 @@ class ReapplySQLFile(RunSQLFile):
 
     def __init__(self, name: str, *, forwards: bool) -> None:
         self.sql_name = name
+        self.vendor = "postgresql"
         self.forwards = forwards
         sql = read_sql(name)
         migrations.RunSQL.__init__(

@@ -32,7 +32,16 @@ PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production.")
-SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else "dev-insecure-key-not-for-production", required=PRODUCTION)
+_DEV_SECRET_KEY = "dev-insecure-key-not-for-production"
+SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
+# Keys anyone can read (this repository's, an old docker-compose default,
+# Django's startproject marker) sign sessions anyone can forge.
+_PUBLISHED_SECRET_KEYS = {_DEV_SECRET_KEY, "compose-dev-secret-change-me"}
+if PRODUCTION and SECRET_KEY is not None:
+    if SECRET_KEY in _PUBLISHED_SECRET_KEYS or SECRET_KEY.startswith("django-insecure-"):
+        raise ImproperlyConfigured("SECRET_KEY is a published development key; set a secret of your own in production.")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set the ALLOWED_HOSTS environment variable (comma-separated) in production.")
@@ -57,12 +66,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Before anything reads the body: refuses oversized uploads unread.
-    "versatools.middleware.UploadBodyLimitMiddleware",
+    # First: a NUL byte in a URL or header would reach PostgreSQL (a 500); 400 instead.
+    "versatools.middleware.NulByteGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication (it needs the session's user; neither reads the
+    # body) and before anything reads the body: refuses anonymous and
+    # oversized uploads unread. CsrfViewMiddleware above reads it only in its
+    # process_view, which runs after every __call__ here.
+    "versatools.middleware.UploadBodyLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -160,10 +174,13 @@ STORAGES = {
 # --- Product rules --------------------------------------------------------
 # Hours a run and its files live before cleanup removes them (plans may override).
 RUN_RETENTION_HOURS = env_int("RUN_RETENTION_HOURS", 24, minimum=1)
-# Credits a new user starts with.
-DEFAULT_STARTING_CREDITS = env_int("DEFAULT_STARTING_CREDITS", 100, minimum=0)
+# A new user's credits are no setting: they start on the default plan with its
+# credits (billing.services.account_open; README "Runs, credits and quotas").
 # A run PROCESSING for longer than this is failed and refunded by the reaper.
 STUCK_RUN_TIMEOUT_MINUTES = env_int("STUCK_RUN_TIMEOUT_MINUTES", 30, minimum=1)
+# The largest image (width x height) the image tools decode. It bounds a
+# worker's memory: README "Tools" gives the measured peak per process at it.
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=1)
 # Upload limits (seed 004): default maximum size; plans may override.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 # Expired-storage cleanup period (seed 000 says daily; we do better).

@@ -73,3 +73,40 @@ def test_a_grant_cannot_take_credits_away(admin_client, make_user) -> None:
     )
     assert response.status_code == 200 and "use a correction" in response.content.decode()
     assert not CreditLedgerEntry.objects.filter(user=user, operation_type="grant", credits=3).exists()
+
+
+ADMIN_SETTINGS_ADD = "/admin/billing/adminsettings/add/"
+
+
+@pytest.fixture
+def viewer_client(client, make_user):
+    from django.contrib.auth.models import Group
+
+    from accounts.services import OPERATORS_VIEW_ONLY
+
+    viewer = make_user("viewer@example.com", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=OPERATORS_VIEW_ONLY))
+    client.force_login(viewer)
+    return client
+
+
+def test_a_view_only_operator_cannot_create_the_missing_settings_row(viewer_client) -> None:
+    assert not AdminSettings.objects.exists()
+
+    page = viewer_client.get(ADMIN_SETTINGS_ADD)
+    posted = viewer_client.post(ADMIN_SETTINGS_ADD, {"feature_costs": '{"pdf-merge": 0}', "disabled_tools": "[]"})
+    changelist = viewer_client.get("/admin/billing/adminsettings/")
+
+    assert (page.status_code, posted.status_code) == (403, 403)
+    assert not AdminSettings.objects.exists()
+    assert changelist.status_code == 200
+    assert ADMIN_SETTINGS_ADD.encode() not in changelist.content  # no "Add" button either
+
+
+def test_an_operator_adds_the_settings_row_once(admin_client) -> None:
+    created = admin_client.post(ADMIN_SETTINGS_ADD, {"feature_costs": '{"pdf-merge": 2}', "disabled_tools": "[]"})
+    again = admin_client.get(ADMIN_SETTINGS_ADD)
+
+    assert created.status_code == 302
+    assert AdminSettings.objects.get().feature_costs == {"pdf-merge": 2}
+    assert again.status_code == 403  # the singleton: a second row would never be read

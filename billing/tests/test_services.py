@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from billing.exceptions import InsufficientCredits, QuotaExceeded
-from billing.models import CreditBalance, CreditLedgerEntry, UsageCounter
+from billing.models import CreditBalance, CreditLedgerEntry, Plan, UsageCounter
 from billing.selectors import usage_window_bounds
 from billing.services import credit_balance_open, credits_adjust, credits_charge, usage_consume, usage_release
 
@@ -19,8 +19,9 @@ def balance(user) -> int:
     return CreditBalance.objects.get(user=user).credits_remaining
 
 
-def test_opening_a_balance_grants_the_starting_credits_once(user, settings) -> None:
-    settings.DEFAULT_STARTING_CREDITS = 25
+def test_opening_a_balance_grants_the_default_plans_credits_once(user) -> None:
+    # The user predates the catalog (no account opened); the default plan came later.
+    Plan.objects.create(key="free", name="Free", credits=25)
 
     assert credit_balance_open(user_id=user.id) is True
     assert credit_balance_open(user_id=user.id) is False
@@ -150,3 +151,47 @@ def test_subscription_change_to_an_unknown_plan_writes_nothing(user) -> None:
 
     assert not Subscription.objects.filter(user=user).exists()
     assert not SubscriptionEvent.objects.filter(user=user).exists()
+
+
+def test_account_open_a_second_time_changes_nothing(make_user) -> None:
+    from billing.models import Subscription, SubscriptionEvent
+    from billing.services import account_open
+
+    Plan.objects.create(key="free", name="Free", credits=20)
+    user = make_user()  # opened by the post_save receiver
+    before = (
+        list(Subscription.objects.filter(user=user).values_list("id", "plan_id", "status", "updated_at")),
+        list(CreditLedgerEntry.objects.filter(user=user).values_list("id", "credits")),
+        SubscriptionEvent.objects.filter(user=user).count(),
+    )
+
+    again = account_open(user_id=user.id)
+
+    assert (again.subscription_created, again.balance_opened) == (False, False)
+    assert before == (
+        list(Subscription.objects.filter(user=user).values_list("id", "plan_id", "status", "updated_at")),
+        list(CreditLedgerEntry.objects.filter(user=user).values_list("id", "credits")),
+        SubscriptionEvent.objects.filter(user=user).count(),
+    )
+    assert balance(user) == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_account_opens_grant_the_opening_credits_once(make_user) -> None:
+    from billing.models import Subscription
+    from billing.services import account_open
+    from conftest import run_concurrently
+
+    user = make_user()  # before the catalog: not opened yet
+    Plan.objects.create(key="free", name="Free", credits=20)
+
+    outcomes = run_concurrently(lambda i: account_open(user_id=user.id), 6)
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert sum(o.subscription_created for o in outcomes) == 1
+    assert sum(o.balance_opened for o in outcomes) == 1
+    assert Subscription.objects.filter(user=user).count() == 1
+    assert balance(user) == 20
+    assert list(CreditLedgerEntry.objects.filter(user=user).values_list("credits", "idempotency_key")) == [
+        (-20, "opening-grant")
+    ]

@@ -186,10 +186,10 @@ class Seeded:
 
 @pytest.fixture
 def seed_runs() -> Callable[..., Seeded]:
-    """Runs with one stored object each, rows and blobs created in bulk (no quota counted)."""
+    """Finished runs with one stored object each, rows and blobs created in bulk (no quota counted)."""
     from files import storage
     from files.models import StorageObject
-    from history.models import History
+    from history.models import History, RunStatus
 
     def seed(storage_env: StorageEnv, users: list[Any], count: int, *, expired: bool = True) -> Seeded:
         now = timezone.now()
@@ -204,6 +204,7 @@ def seed_runs() -> Callable[..., Seeded]:
                 tool_id="pdf-merge",
                 tool_name="PDF Merger",
                 input_file_name="in.pdf",
+                status=RunStatus.COMPLETED,
                 idempotency_key=f"seed-{next(_seq)}",
                 expires_at=expires_at + timedelta(microseconds=i),
             )

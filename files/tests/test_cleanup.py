@@ -98,7 +98,7 @@ def test_missing_filesystem_root_deletes_no_rows(fs_storage, user, seed_runs):
 
 @pytest.mark.django_db
 def test_expired_object_of_a_live_run_goes_and_the_run_stays(fs_storage, user, make_run):
-    run = make_run(user)
+    run = make_run(user, status="COMPLETED")
     obj = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     StorageObject.objects.filter(id=obj.id).update(expires_at=timezone.now() - timedelta(minutes=1))
 
@@ -136,7 +136,7 @@ def test_limit_caps_the_rows_one_pass_claims(fs_storage, user, seed_runs):
 
 @pytest.mark.django_db(transaction=True)
 def test_run_waits_for_an_object_another_transaction_is_deleting_then_goes(fs_storage, user, make_run):
-    run = make_run(user)
+    run = make_run(user, status="COMPLETED")
     held = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     other = storage_object_store(user_id=user.id, content=PDF, name="b.pdf", run_id=run.id)
     History.objects.filter(id=run.id).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -166,7 +166,7 @@ def test_run_waits_for_an_object_another_transaction_is_deleting_then_goes(fs_st
 
 @pytest.mark.django_db
 def test_refused_key_of_a_run_keeps_the_run_and_that_row_only(fs_storage, user, make_run):
-    run = make_run(user)
+    run = make_run(user, status="COMPLETED")
     stuck = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     gone = storage_object_store(user_id=user.id, content=PDF, name="b.pdf", run_id=run.id)
     History.objects.filter(id=run.id).update(expires_at=timezone.now() - timedelta(seconds=1))

@@ -64,7 +64,7 @@ def test_random_uploads_expiries_outages_and_crashes_end_clean(s3_storage, make_
 
     def step_upload() -> None:
         user = rng.choice(users)
-        run = make_run(user) if rng.random() < 0.6 else None
+        run = make_run(user, status="COMPLETED") if rng.random() < 0.6 else None
         for _ in range(rng.randint(1, 4)):
             try:
                 storage_object_store(user_id=user.id, content=PDF, name="f.pdf", run_id=run.id if run else None)

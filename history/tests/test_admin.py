@@ -226,3 +226,29 @@ def test_date_hierarchy_steps_aside_under_a_filter(op_client, make_user, make_ru
     assert response.context["cl"].date_hierarchy is None
     assert not any("MIN(" in q["sql"] for q in queries)
     assert op_client.get(CHANGELIST).context["cl"].date_hierarchy == "created_at"
+
+
+def test_the_run_detail_page_is_read_only_without_save_buttons(op_client, make_user, make_run) -> None:
+    run = make_run(make_user(), input_file_name="in.pdf")
+    url = f"{CHANGELIST}{run.id}/change/"
+
+    page = op_client.get(url)
+    posted = op_client.post(url, {"_save": "Save"})
+
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert 'name="_save"' not in content and 'name="_continue"' not in content
+    assert 'name="_addanother"' not in content
+    assert "in.pdf" in content
+    assert f"{CHANGELIST}{run.id}/delete/" in content  # deleting (through run_delete) is still offered
+    assert posted.status_code == 403
+    assert History.objects.get(id=run.id).updated_at == run.updated_at  # nothing saved behind the services
+
+
+def test_actions_still_work_on_the_list(op_client, make_user, make_run) -> None:
+    run = make_run(make_user())
+
+    op_client.post(CHANGELIST, {"action": "expire_now", "_selected_action": [run.id]})
+
+    run.refresh_from_db()
+    assert run.expires_at <= timezone.now()

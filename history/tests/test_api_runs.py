@@ -231,3 +231,208 @@ def test_an_unexpected_error_is_a_json_500(client, user, bearer, monkeypatch) ->
         "error": "internal_error",
         "detail": "Something went wrong on our side; try again later.",
     }
+
+
+# --- Bad input: a 4xx with a JSON reason, and nothing written -------------------
+
+
+def nothing_written(user, root: Path) -> None:
+    """No run, object, file, ledger row, quota window or statistic: as if the request never came."""
+    from billing.models import UsageCounter
+    from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+
+    nothing_left(user, root)
+    assert not CreditLedgerEntry.objects.filter(user=user).exists()
+    assert not UsageCounter.objects.filter(user=user).exists()
+    assert not UserStats.objects.filter(user=user).exists()
+    assert not UserDailyUsage.objects.filter(user=user).exists()
+    assert not ToolStatistics.objects.exists()
+    assert not DailyToolUsage.objects.exists()
+
+
+def raw_multipart(*, tool_id: str, files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart body with file names exactly as given (Django's test client would trim their paths)."""
+    boundary = "vt-test-boundary-7f3a"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="tool_id"\r\n\r\n{tool_id}\r\n'.encode()]
+    for name, content in files:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        parts.append(f"{head}Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/a.pdf", "a/b.pdf", "a\\b.pdf", "C:\\Users\\me\\a.pdf", "a&#47;b.pdf", "%2e%2e/a.pdf"],
+)
+def test_a_file_name_with_a_path_part_is_refused_as_sent(client, user, bearer, fs_storage, name: str) -> None:
+    body, content_type = raw_multipart(tool_id="pdf-merge", files=[("ok.pdf", PDF), (name, PDF)])
+
+    response = client.post(
+        "/api/runs", data=body, content_type=content_type, headers={**bearer(user), "Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"error": "file_name_invalid", "detail": "The file name must not contain a path."}
+    nothing_written(user, fs_storage.root)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_name_with_a_path_part_is_refused_for_a_session_user_too(client, user, fs_storage) -> None:
+    client.force_login(user)
+    body, content_type = raw_multipart(tool_id="pdf-compress", files=[("../../etc/a.pdf", PDF)])
+
+    response = client.post("/api/runs", data=body, content_type=content_type, headers={"Idempotency-Key": "k"})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "file_name_invalid"
+    nothing_written(user, fs_storage.root)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "name,detail",
+    [
+        ("a\u202egpj.pdf", "The file name contains control characters."),
+        ("a" * 252 + ".pdf", "The file name is longer than 255 bytes."),
+    ],
+)
+def test_a_name_django_would_have_trimmed_is_refused_not_trimmed(
+    client, user, bearer, fs_storage, name: str, detail: str
+) -> None:
+    body, content_type = raw_multipart(tool_id="pdf-compress", files=[(name, PDF)])
+
+    response = client.post(
+        "/api/runs", data=body, content_type=content_type, headers={**bearer(user), "Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"error": "file_name_invalid", "detail": detail}
+    nothing_written(user, fs_storage.root)
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_whose_first_name_is_250_bytes_runs_and_every_name_fits(client, user, bearer, fs_storage) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+    first = "é" + "a" * 244 + ".pdf"  # 250 bytes, 249 characters: valid, but "(+1 more)" and "-merged" overflow
+    body, content_type = raw_multipart(tool_id="pdf-merge", files=[(first, PDF), ("second.pdf", PDF)])
+
+    response = client.post(
+        "/api/runs", data=body, content_type=content_type, headers={**bearer(user), "Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 201, response.content
+    run = History.objects.get(id=response.json()["id"])  # processed at once: tasks run eagerly
+    assert run.status == "COMPLETED", run.error_message
+    assert utf8_len(run.input_file_name) <= 255 and run.input_file_name.endswith("….pdf (+1 more)")
+    assert run.input_file_name.startswith("éaaa")
+    assert run.metadata["inputs"] == [first, "second.pdf"]  # the full names are kept where they fit
+    output = output_of(run.id)
+    assert utf8_len(output.original_name) <= 255 and output.original_name.endswith("….pdf")
+    assert run.output_file_name == output.original_name
+    assert client.get(f"/api/runs/{run.id}/download", headers=bearer(user)).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "tool_id,name,content,extension",
+    [("pdf-compress", "b" * 251 + ".pdf", PDF, ".pdf"), ("image-compress", "é" * 125 + ".png", PNG, ".png")],
+)
+def test_a_long_valid_name_never_fails_the_tool(
+    client, user, bearer, fs_storage, tool_id: str, name: str, content: bytes, extension: str
+) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+    response = post_run(client, bearer(user), tool_id=tool_id, name=name, content=content)
+
+    assert response.status_code == 201, response.content
+    run = History.objects.get(id=response.json()["id"])
+    assert run.status == "COMPLETED", run.error_message
+    assert run.input_file_name == name
+    assert utf8_len(run.output_file_name) <= 255 and run.output_file_name.endswith(extension)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_tool_filter_is_400_naming_the_tool(client, user, bearer, make_run) -> None:
+    make_run(user, tool_id="pdf-merge")
+
+    response = client.get("/api/history?tool=video-melter", headers=bearer(user))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_input"
+    assert "'video-melter'" in body["detail"] and "pdf-merge" in body["detail"]
+    known = client.get("/api/history?tool=pdf-merge", headers=bearer(user))
+    assert known.status_code == 200 and len(known.json()["items"]) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "query", ["tool=pdf%00merge", "tool=%00", "cursor=%00", "status=%00", "limit=1%00", "tool%00=x"]
+)
+def test_a_nul_byte_in_a_query_parameter_is_400_not_500(client, user, bearer, query: str) -> None:
+    before = History.objects.count()
+
+    response = client.get(f"/api/history?{query}", headers=bearer(user))
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "invalid_input"
+    assert "NUL" in body["detail"]
+    assert History.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nul_byte_in_the_idempotency_key_is_400_and_writes_nothing(client, user, bearer, fs_storage) -> None:
+    response = post_run(client, bearer(user), key="k\x00ey")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": "invalid_input",
+        "detail": "The request's header Idempotency-Key contains a NUL byte.",
+    }
+    nothing_written(user, fs_storage.root)
+
+
+@pytest.fixture
+def spool_dir(settings, tmp_path) -> Path:
+    """Every uploaded file spooled to disk, in a directory the test can look into."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+    return spool
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_name_leaves_no_spooled_file_behind(client, user, bearer, fs_storage, spool_dir) -> None:
+    body, content_type = raw_multipart(tool_id="pdf-merge", files=[("first.pdf", PDF), ("../second.pdf", PDF)])
+
+    response = client.post(
+        "/api/runs", data=body, content_type=content_type, headers={**bearer(user), "Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "file_name_invalid"
+    assert list(spool_dir.iterdir()) == []  # the first file, already spooled, was closed and removed
+    nothing_written(user, fs_storage.root)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_tail_after_the_last_dot_does_not_break_spooling(client, user, bearer, fs_storage, spool_dir) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+    name = "a." + "b" * 250  # 252 bytes: valid, but Django would end its temporary file's name with ".bbb..."
+    body, content_type = raw_multipart(tool_id="pdf-compress", files=[(name, PDF)])
+
+    response = client.post(
+        "/api/runs", data=body, content_type=content_type, headers={**bearer(user), "Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 201, response.content
+    run = History.objects.get(id=response.json()["id"])
+    assert (run.input_file_name, run.status) == (name, "COMPLETED")
+    assert list(spool_dir.iterdir()) == []

@@ -36,7 +36,7 @@ def nothing_written(user) -> bool:
 
 
 def test_start_charges_the_tool_cost_and_creates_a_pending_run(user, settings) -> None:
-    settings.DEFAULT_STARTING_CREDITS = 10
+    credit_balance_open(user_id=user.id, credits=10)
 
     result = start(user)
 
@@ -98,7 +98,7 @@ def test_disabled_tool_is_refused_and_writes_nothing(user) -> None:
 
 
 def test_operator_cost_overrides_the_code_default(user, settings) -> None:
-    settings.DEFAULT_STARTING_CREDITS = 10
+    credit_balance_open(user_id=user.id, credits=10)
     AdminSettings.objects.create(feature_costs={"pdf-merge": 7})
 
     run = start(user).run
@@ -197,7 +197,7 @@ def test_moving_a_missing_run_is_not_found() -> None:
 
 
 def test_failure_refunds_exactly_once_as_a_negative_ledger_entry(user, settings) -> None:
-    settings.DEFAULT_STARTING_CREDITS = 10
+    credit_balance_open(user_id=user.id, credits=10)
     run = start(user).run
     run_mark_processing(run_id=run.id)
 
@@ -216,7 +216,7 @@ def test_failure_refunds_exactly_once_as_a_negative_ledger_entry(user, settings)
 
 
 def test_reaper_fails_and_refunds_only_runs_past_the_timeout(user, settings) -> None:
-    settings.DEFAULT_STARTING_CREDITS = 10
+    credit_balance_open(user_id=user.id, credits=10)
     stuck, fresh, old_pending = start(user, key="a").run, start(user, key="b").run, start(user, key="c").run
     run_mark_processing(run_id=stuck.id)
     run_mark_processing(run_id=fresh.id)
@@ -253,7 +253,7 @@ def test_reap_command_is_a_dry_run_unless_told(user, capsys) -> None:
 def test_deleting_an_unfinished_run_refunds_it_first(user, settings) -> None:
     from history.services import run_delete
 
-    settings.DEFAULT_STARTING_CREDITS = 10
+    credit_balance_open(user_id=user.id, credits=10)
     run = start(user).run
     run_mark_processing(run_id=run.id)
 

@@ -15,4 +15,4 @@ SET status = %(to_status)s,
     metadata = metadata || %(metadata)s::jsonb,
     updated_at = %(at)s
 WHERE id = %(run_id)s AND status = ANY(%(from_statuses)s)
-RETURNING user_id, tool_id, credits_charged, bytes_out
+RETURNING user_id, tool_id, credits_charged, bytes_out, created_at

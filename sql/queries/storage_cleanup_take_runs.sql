@@ -1,7 +1,12 @@
--- Cleanup takes a batch of expired runs with their object rows, in one
--- statement: claimed with FOR UPDATE SKIP LOCKED (parallel cleaners never
--- take the same run and never wait for each other's runs), deleted together
--- with their objects, and their bytes given back to each owner's quota.
+-- Cleanup takes a batch of expired, finished runs with their object rows, in
+-- one statement: claimed with FOR UPDATE SKIP LOCKED (parallel cleaners never
+-- take the same run and never wait for each other's runs) and deleted
+-- together with their objects; the storage_objects_deleted trigger gives
+-- their bytes back to each owner's quota (the caller has set
+-- blobs_deleted_by_caller: it deletes the blobs itself).
+-- Only COMPLETED and FAILED runs: one still PENDING or PROCESSING when its
+-- time runs out keeps its credits until the stuck-run reaper fails and
+-- refunds it; the next pass takes it then.
 -- Nothing is final yet: the caller deletes the blobs and commits only if
 -- storage confirmed every one; otherwise it rolls back and forgets just the
 -- confirmed ones (storage_cleanup_forget). Deleting here instead of locking
@@ -17,6 +22,7 @@ WITH runs AS (
         SELECT id
         FROM history
         WHERE expires_at <= %(now)s
+          AND status IN ('COMPLETED', 'FAILED')
           AND (%(after_at)s::timestamptz IS NULL
                OR (expires_at >= %(after_at)s::timestamptz
                    AND (expires_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)))
@@ -30,19 +36,9 @@ objects AS (
     DELETE FROM storage_objects
     WHERE run_id IN (SELECT id FROM runs)
     RETURNING id, run_id, key, provider, bucket, user_id, size
-),
-released AS (
-    UPDATE usage_counters AS uc
-    SET count = GREATEST(uc.count - freed.amount, 0),
-        updated_at = now()
-    FROM (SELECT user_id, sum(size) AS amount FROM objects GROUP BY user_id) AS freed
-    WHERE uc.user_id = freed.user_id
-      AND uc.metric = %(metric)s
-      AND uc.window_start = %(window_start)s
-    RETURNING 1
 )
 SELECT runs.id::text, runs.expires_at::text, objects.id::text, objects.key, objects.provider, objects.bucket,
-       coalesce(objects.size, 0), (SELECT count(*) FROM released)
+       coalesce(objects.size, 0)
 FROM runs
 LEFT JOIN objects ON objects.run_id = runs.id
 ORDER BY runs.expires_at, runs.id

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.services import operator_ensure
 from billing.models import CreditLedgerEntry
-from billing.services import credit_balance_open
+from billing.services import credits_adjust
 from history.models import History, RunStatus
 from history.services import run_start
 
@@ -95,8 +95,7 @@ def log_in(driver, url: str, email: str, password: str) -> None:
 
 def test_operator_filters_history_fails_a_run_with_refund_and_sees_the_charts(browser, live_server, demo, make_user):
     operator_ensure(email="op@example.com", password="op-password-1")
-    customer = make_user("customer@example.com")
-    credit_balance_open(user_id=customer.id, credits=10)
+    customer = make_user("customer@example.com")  # starts with the Free plan's 20 credits (seed_demo loaded it)
     run = run_start(
         user_id=customer.id,
         tool_id="pdf-merge",
@@ -150,8 +149,9 @@ def test_a_user_sees_only_their_own_tiles_on_laptop_and_phone(browser, live_serv
     me.set_password("me-password-1")
     me.save(update_fields=["password"])
     other = make_user("other@example.com")
-    credit_balance_open(user_id=me.id, credits=42)
-    credit_balance_open(user_id=other.id, credits=777)
+    # New users start with the Free plan's 20 credits (account_open); grants on top.
+    credits_adjust(user_id=me.id, delta=42 - 20, reason="test")
+    credits_adjust(user_id=other.id, delta=777 - 20, reason="test")
     mine = [
         run_start(
             user_id=me.id, tool_id=tool, input_file_name=f"my-{i}.pdf", input_bytes=100, idempotency_key=f"m{i}"

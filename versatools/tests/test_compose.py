@@ -44,9 +44,27 @@ def shell_steps(argv: list[str]) -> list[list[str]]:
     return [argv]
 
 
-def interpolate(value: str) -> str:
-    """Compose's ``${NAME:-default}`` with the defaults (what an empty .env gives)."""
-    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m.group(2), value)
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Compose's ``${NAME:-default}`` and ``${NAME:?error}`` (default ``env``: what an empty .env gives).
+
+    A required variable that is unset or empty raises, as ``docker compose``
+    refuses to start with the error message.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        value = (env or {}).get(name, "")
+        if value:
+            return value
+        if operator == ":?":
+            raise ValueError(f"required variable {name} is missing a value: {argument}")
+        return argument
+
+    return re.sub(r"\$\{(\w+)(:-|:\?)([^}]*)\}", substitute, value)
+
+
+# The least a .env must hold for `docker compose up`.
+MINIMAL_DOT_ENV = {"SECRET_KEY": "a-secret-of-ones-own-" + "k3Y" * 12}
 
 
 def variables_read_by_settings() -> set[str]:
@@ -128,7 +146,7 @@ def test_every_variable_set_for_the_app_is_one_the_settings_read() -> None:
 
 
 def test_the_app_goes_through_the_pooler_and_migrates_directly() -> None:
-    environment = {k: interpolate(str(v)) for k, v in SERVICES["web"]["environment"].items()}
+    environment = {k: interpolate(str(v), MINIMAL_DOT_ENV) for k, v in SERVICES["web"]["environment"].items()}
     pooled = urlsplit(environment["DATABASE_URL"])
     direct = urlsplit(environment["DIRECT_URL"])
     pgbouncer = SERVICES["pgbouncer"]["environment"]
@@ -190,3 +208,52 @@ def test_images_are_pinned() -> None:
     for name, service in SERVICES.items():
         if "image" in service:
             assert not service["image"].endswith(":latest") and ":" in service["image"], name
+
+
+def test_the_stack_runs_the_production_settings() -> None:
+    for name in APP_SERVICES:
+        environment = SERVICES[name]["environment"]
+        # A literal, not ${DJANGO_ENV:-...}: no .env can switch it to development.
+        assert environment["DJANGO_ENV"] == "production", name
+        assert "DEBUG" not in environment, name
+
+
+def test_the_stack_refuses_to_start_without_a_secret_key_of_ones_own() -> None:
+    for name in APP_SERVICES:
+        declared = str(SERVICES[name]["environment"]["SECRET_KEY"])
+        assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", declared), f"{name}: SECRET_KEY is not required"
+        with pytest.raises(ValueError, match="required variable SECRET_KEY"):
+            interpolate(declared)
+        with pytest.raises(ValueError, match="required variable SECRET_KEY"):
+            interpolate(declared, {"SECRET_KEY": ""})
+        assert interpolate(declared, {"SECRET_KEY": "s" * 50}) == "s" * 50
+    # No published default left anywhere in the file.
+    assert "compose-dev-secret" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_the_compose_environment_loads_in_production_only_with_a_real_secret() -> None:
+    environment = {k: str(v) for k, v in SERVICES["web"]["environment"].items()}
+    probe = "import django; django.setup(); from django.conf import settings; print('debug', settings.DEBUG)"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "DJANGO_", "SECRET", "ALLOWED"))}
+    base["DJANGO_SETTINGS_MODULE"] = "versatools.settings"
+
+    def load(secret: str) -> subprocess.CompletedProcess[str]:
+        resolved = {k: interpolate(v, {"SECRET_KEY": secret}) for k, v in environment.items()}
+        return subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, env={**base, **resolved}, capture_output=True, text=True, timeout=120
+        )
+
+    loaded = load("a-real-secret-" + "x7Q" * 16)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "debug False" in loaded.stdout
+    for published in ("compose-dev-secret-change-me", "dev-insecure-key-not-for-production"):
+        refused = load(published)
+        assert refused.returncode != 0
+        assert "ImproperlyConfigured: SECRET_KEY is a published development key" in refused.stderr
+
+
+def test_migrate_loads_the_catalog_without_overwriting_it_before_the_app_starts() -> None:
+    steps = [argv[2] for argv in shell_steps(command_of(SERVICES["migrate"])) if argv[0] == "python"]
+
+    assert steps.index("migrate") < steps.index("load_catalog") < steps.index("check")
+    assert "loaddata" not in steps  # loaddata overwrites operators' edits on every start

@@ -26,3 +26,14 @@ def test_healthz_is_503_naming_redis_when_it_is_unreachable(client, settings) ->
     assert body["down"] == ["redis"]
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("down: ConnectionError")
+
+
+def test_healthz_says_redis_is_not_configured_without_a_redis_url_and_stays_200(client, settings) -> None:
+    settings.REDIS_URL = None  # eager mode: tasks run in-process, no broker to reach
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"] == {"database": "ok", "redis": "not_configured", "storage": "ok"}
+    assert (body["status"], body["down"]) == ("ok", [])

@@ -142,3 +142,20 @@ def test_migrate_connects_through_direct_url() -> None:
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize(
+    "key,reason",
+    [
+        ("dev-insecure-key-not-for-production", "is a published development key"),
+        ("compose-dev-secret-change-me", "is a published development key"),
+        ("django-insecure-" + "q" * 40, "is a published development key"),
+        ("short-but-not-empty", "must be at least 32 characters"),
+    ],
+    ids=["settings-dev-key", "old-compose-default", "django-insecure", "short"],
+)
+def test_production_refuses_a_published_or_weak_secret_key(key: str, reason: str) -> None:
+    result = run_manage("check", env=clean_env(DJANGO_ENV="production", ALLOWED_HOSTS="example.com", SECRET_KEY=key))
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: SECRET_KEY {reason}" in result.stderr

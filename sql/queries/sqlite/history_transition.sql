@@ -10,4 +10,4 @@ SET status = %(to_status)s,
     metadata = json_patch(metadata, %(metadata)s),
     updated_at = %(at)s
 WHERE id = %(run_id)s AND status IN (SELECT value FROM json_each(%(from_statuses)s))
-RETURNING user_id, tool_id, credits_charged, bytes_out
+RETURNING user_id, tool_id, credits_charged, bytes_out, created_at

@@ -1,0 +1,34 @@
+-- Reconcile's recount, step two: each user's storage counter against the bytes
+-- of their live object rows (the rows are the truth: a row is written with
+-- its bytes counted, and deleting it gives them back in the same transaction,
+-- so a counter can only drift through a bug or a hand edit). Reports how many
+-- counters are off and, when %(repair)s, sets them to the live figure.
+-- A user with objects but no counter row at all gets one; that INSERT could
+-- race only a first-ever store of that same user, which creates the row itself.
+WITH live AS (
+    SELECT user_id, sum(size)::bigint AS bytes
+    FROM storage_objects
+    GROUP BY user_id
+),
+counted AS (
+    SELECT user_id, count
+    FROM usage_counters
+    WHERE metric = %(metric)s AND window_start = %(window_start)s
+),
+off AS (
+    SELECT coalesce(live.user_id, counted.user_id) AS user_id, coalesce(live.bytes, 0) AS bytes
+    FROM live
+    FULL JOIN counted ON counted.user_id = live.user_id
+    WHERE counted.count IS DISTINCT FROM coalesce(live.bytes, 0)
+),
+fixed AS (
+    INSERT INTO usage_counters AS uc (user_id, metric, count, window_start, window_end, created_at, updated_at)
+    SELECT off.user_id, %(metric)s, off.bytes, %(window_start)s, %(window_end)s, now(), now()
+    FROM off
+    WHERE %(repair)s
+    ON CONFLICT (user_id, metric, window_start) DO UPDATE
+        SET count = EXCLUDED.count,
+            updated_at = now()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM off), (SELECT count(*) FROM fixed), (SELECT coalesce(sum(bytes), 0) FROM live)

@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS storage_objects_deleted
