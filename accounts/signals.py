@@ -7,7 +7,9 @@ from typing import Any
 from accounts.models import User
 
 
-def open_account_of_new_user(sender: type[User], instance: User, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def open_account_of_new_user(
+    sender: type[User], instance: User, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     # post_save, not the manager: createsuperuser, the admin's add form,
     # get_or_create and a plain User.objects.create all save, and not all
     # go through create_user. Raw saves (loaddata) restore rows that bring

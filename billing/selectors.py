@@ -42,6 +42,12 @@ class PlanLimits:
         )
 
 
+# Credits a balance opens with when no plan catalog is loaded (a database
+# where load_catalog never ran, like the test database): the credit side of
+# default_limits(). With a catalog, a new user gets the default plan's credits.
+NO_CATALOG_STARTING_CREDITS = 100
+
+
 def default_limits() -> PlanLimits:
     """Limits when no plan catalog is loaded (a fresh development database)."""
     return PlanLimits(

@@ -71,15 +71,15 @@ def credit_balance_open(*, user_id: uuid.UUID, credits: int | None = None) -> bo
     """Give a user their balance and starting credits, once. True if this call opened it.
 
     The starting credits are the default plan's (``billing.selectors.default_plan``),
-    or none without a plan catalog. Usually ``account_open`` has opened the
-    balance when the user was created; this also covers a user created
-    before the catalog was loaded, at their first charge.
+    or ``NO_CATALOG_STARTING_CREDITS`` without a plan catalog. Usually
+    ``account_open`` has opened the balance when the user was created; this
+    covers a user created before the catalog was loaded, at their first charge.
     """
-    from billing.selectors import default_plan  # selectors import this module's models only
+    from billing.selectors import NO_CATALOG_STARTING_CREDITS, default_plan
 
     if credits is None:
         plan = default_plan()
-        opening = plan.credits if plan is not None else 0
+        opening = plan.credits if plan is not None else NO_CATALOG_STARTING_CREDITS
     else:
         opening = credits
     if not run_query("credit_balance_open", {"user_id": user_id, "credits": opening}):

@@ -104,7 +104,9 @@ def demo_reset() -> int:
 
 def _ensure_catalog() -> dict[str, Plan]:
     # Only what is missing: loaddata would overwrite an operator's plan and cost edits.
-    catalog_load(paths=[settings.BASE_DIR / "fixtures" / "plans.json", settings.BASE_DIR / "fixtures" / "admin_settings.json"])
+    catalog_load(
+        paths=[settings.BASE_DIR / "fixtures" / "plans.json", settings.BASE_DIR / "fixtures" / "admin_settings.json"]
+    )
     return {plan.key: plan for plan in Plan.objects.all()}
 
 
@@ -159,9 +161,7 @@ def demo_seed(
         plan_key = PLAN_MIX[index][0] if index < len(PLAN_MIX) else _weighted(rng, PLAN_MIX)
         plan = plans[plan_key] if plan_key else free
         if plan_key:
-            status = (
-                STATUS_MIX[chosen][0] if chosen < len(STATUS_MIX) else _weighted(rng, STATUS_MIX)
-            )
+            status = STATUS_MIX[chosen][0] if chosen < len(STATUS_MIX) else _weighted(rng, STATUS_MIX)
             chosen += 1
             started = anchor - timedelta(days=rng.randrange(1, 28))
             subscriptions.append(

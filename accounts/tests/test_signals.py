@@ -24,7 +24,9 @@ def assert_opened_on_the_default_plan(user: User, plan: Plan) -> None:
     subscription = Subscription.objects.get(user=user)
     assert (subscription.plan_id, subscription.status) == (plan.id, "active")
     assert CreditBalance.objects.get(user=user).credits_remaining == plan.credits == 20
-    ledger = list(CreditLedgerEntry.objects.filter(user=user).values_list("operation_type", "credits", "idempotency_key"))
+    ledger = list(
+        CreditLedgerEntry.objects.filter(user=user).values_list("operation_type", "credits", "idempotency_key")
+    )
     assert ledger == [("grant", -plan.credits, "opening-grant")]
     assert list(SubscriptionEvent.objects.filter(user=user).values_list("event_type", "plan_key")) == [
         ("account_opened", "free")

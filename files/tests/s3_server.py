@@ -99,6 +99,9 @@ class RecordingApp:
         if path == "/_seed" and method == "POST":
             return self._seed(environ, start_response)
         query = environ.get("QUERY_STRING", "")
+        fault = self.server.hooks.fault
+        if fault is not None and fault(method, path):
+            return self._unavailable(start_response)
         if method == "POST" and re.search(r"(^|&)delete(=|&|$)", query):
             return self._delete_objects(environ, start_response, path)
         kind = {"GET": "list" if "list-type" in query else "get"}.get(method, method.lower())
@@ -138,6 +141,13 @@ class RecordingApp:
         return self._json(start_response, {"seeded": len(payload["keys"])})
 
     @staticmethod
+    def _unavailable(start_response: Callable[..., Any]) -> list[bytes]:
+        # What S3 answers when it sheds load; botocore sees a retryable server error.
+        body = b"<Error><Code>ServiceUnavailable</Code><Message>injected fault</Message></Error>"
+        start_response("503 Service Unavailable", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
     def _json(start_response: Callable[..., Any], data: Any) -> list[bytes]:
         body = json.dumps(data).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -146,10 +156,15 @@ class RecordingApp:
 
 @dataclass
 class Hooks:
-    """Called with the keys of each DeleteObjects request; returning True drops the connection."""
+    """Called with the keys of each DeleteObjects request; returning True drops the connection.
+
+    ``fault`` is called with the method and path of every request; returning
+    True answers it 503 without touching the bucket (an injected outage of one request).
+    """
 
     before_delete: Callable[[list[str]], bool] | None = None
     after_delete: Callable[[list[str]], bool] | None = None
+    fault: Callable[[str, str], bool] | None = None
 
 
 class _TrackingHandler(MotoRequestHandler):

@@ -45,7 +45,9 @@ BEGIN
 END;
 $$;
 
-REVOKE ALL ON FUNCTION public.versatools_storage_objects_deleted() FROM PUBLIC;
+-- Plumbing, not an /rpc/ endpoint (see rls/functions.sql); a trigger needs no EXECUTE to fire.
+REVOKE EXECUTE ON FUNCTION public.versatools_storage_objects_deleted()
+    FROM PUBLIC, anon, authenticated, service_role;
 
 CREATE TRIGGER storage_objects_deleted
     AFTER DELETE ON public.storage_objects

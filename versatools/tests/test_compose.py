@@ -240,7 +240,12 @@ def test_the_compose_environment_loads_in_production_only_with_a_real_secret() -
     def load(secret: str) -> subprocess.CompletedProcess[str]:
         resolved = {k: interpolate(v, {"SECRET_KEY": secret}) for k, v in environment.items()}
         return subprocess.run(
-            [sys.executable, "-c", probe], cwd=ROOT, env={**base, **resolved}, capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**base, **resolved},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     loaded = load("a-real-secret-" + "x7Q" * 16)

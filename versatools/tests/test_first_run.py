@@ -90,9 +90,7 @@ def test_make_run_twice_keeps_edits_and_the_operator_login(tmp_path: Path) -> No
         "'disabled', a.disabled_tools, 'plans', sorted(Plan.objects.values_list('key', flat=True)), "
         f"'login', u.check_password({password!r}), u.is_superuser)"
     )
-    assert (
-        "free 35 3 merge 9 disabled ['image-convert'] plans ['basic', 'free', 'pro'] login True True" in check
-    ), check
+    assert "free 35 3 merge 9 disabled ['image-convert'] plans ['basic', 'free', 'pro'] login True True" in check, check
 
     # An operator who lost the password asks for a new one explicitly.
     reset = run([sys.executable, "manage.py", "create_operator", "--reset-password"])

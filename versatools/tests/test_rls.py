@@ -146,7 +146,12 @@ def world(db: Any) -> World:
     group.permissions.add(permission)
     for label, user in (("A", a), ("B", b)):
         run = History.objects.create(
-            user=user, tool_id="pdf-merge", tool_name="PDF Merger", input_file_name="in.pdf", idempotency_key="k"
+            user=user,
+            tool_id="pdf-merge",
+            tool_name="PDF Merger",
+            input_file_name="in.pdf",
+            idempotency_key="k",
+            status="COMPLETED",
         )
         StorageObject.objects.create(
             user=user,
@@ -433,6 +438,22 @@ def test_user_a_cannot_move_a_run_to_b_by_update(world: World) -> None:
         assert is_denied(lambda: cursor.execute("UPDATE history SET user_id = %s WHERE id = %s", [b.pk, run.pk]))
 
     assert History.objects.get(pk=run.pk).user_id == a.pk
+
+
+def test_an_owner_cannot_delete_an_unfinished_run_through_the_data_api(world: World) -> None:
+    # Its credits are still held; only the app's delete fails (and refunds) it first.
+    run = History.objects.get(user=world.users["A"])
+    History.objects.filter(pk=run.pk).update(status="PROCESSING")
+
+    with acting(USER_A, world) as cursor:
+        cursor.execute("DELETE FROM history WHERE id = %s", [run.pk])
+        assert cursor.rowcount == 0
+    assert History.objects.filter(pk=run.pk).exists()
+
+    History.objects.filter(pk=run.pk).update(status="FAILED")
+    with acting(USER_A, world) as cursor:
+        cursor.execute("DELETE FROM history WHERE id = %s", [run.pk])
+        assert cursor.rowcount == 1
 
 
 def test_user_a_cannot_insert_rows_owned_by_b(world: World) -> None:

@@ -1,0 +1,11 @@
+from django.db import migrations
+
+from versatools.migration_ops import RunSQLFile
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("history", "0005_drop_redundant_user_index"),
+    ]
+
+    operations = [RunSQLFile("rls/history_delete_finished")]
