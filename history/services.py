@@ -37,7 +37,12 @@ from django.utils import timezone
 
 from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
 from billing.services import credits_charge, credits_refund, usage_consume, usage_release_at
-from files.services import storage_objects_attach
+from files.services import (
+    storage_object_delete,
+    storage_object_store,
+    storage_objects_attach,
+    storage_objects_delete_for_run,
+)
 from history.exceptions import (
     IdempotencyKeyReused,
     IllegalTransition,
@@ -352,8 +357,6 @@ def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     database owes each blob a delete, done after commit, so a delete in a
     rolled-back transaction deletes nothing. Statistics and ledger stay.
     """
-    from files.services import storage_objects_delete_for_run
-
     locked = list(History.objects.select_for_update().filter(user_id=user_id, id=run_id).values_list("id", flat=True))
     if not locked:
         raise RunNotFound(f"There is no run {run_id}.")
@@ -402,7 +405,6 @@ def run_submit(
     nor a file is left behind.
     """
     from billing.selectors import plan_limits_for_user
-    from files.services import storage_object_delete, storage_object_store
     from files.validation import clean_file_name, measure_size, run_input_summary
     from history.tasks import process_run
 
@@ -440,18 +442,23 @@ def run_submit(
             metadata={"inputs": names} if len(names) > 1 else None,
         )
     except Exception:
-        for obj in stored:
-            storage_object_delete(user_id=user_id, object_id=obj.id)
+        _discard_uploads(user_id=user_id, stored=stored)
         raise
     if not result.created:  # a concurrent twin of this request won the key
-        for obj in stored:
-            storage_object_delete(user_id=user_id, object_id=obj.id)
+        _discard_uploads(user_id=user_id, stored=stored)
         return result
     run = result.run
     # Robust: if the broker is down, the run stays PENDING and the stuck-run
     # reaper fails and refunds it; the request itself has succeeded.
     transaction.on_commit(lambda: process_run.delay(str(run.id)), robust=True)
     return result
+
+
+def _discard_uploads(*, user_id: uuid.UUID, stored: list[Any]) -> None:
+    """Delete inputs stored for a start that did not happen (already gone, e.g. with their user: fine)."""
+    for obj in stored:
+        with suppress(NotFound):
+            storage_object_delete(user_id=user_id, object_id=obj.id)
 
 
 def _uploads_sha256(files: list[IO[bytes]]) -> str:
@@ -480,7 +487,6 @@ def run_process(*, run_id: uuid.UUID) -> None:
 
     from files import storage
     from files.models import ObjectRole, StorageObject
-    from files.services import storage_object_delete, storage_object_store
     from tools.contract import ToolInput, ToolInputError
 
     try:

@@ -144,7 +144,8 @@ class RecordingApp:
     def _unavailable(start_response: Callable[..., Any]) -> list[bytes]:
         # What S3 answers when it sheds load; botocore sees a retryable server error.
         body = b"<Error><Code>ServiceUnavailable</Code><Message>injected fault</Message></Error>"
-        start_response("503 Service Unavailable", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        start_response("503 Service Unavailable", headers)
         return [body]
 
     @staticmethod

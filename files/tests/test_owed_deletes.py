@@ -29,7 +29,7 @@ from files.services import (
     storage_object_store,
     storage_reconcile,
 )
-from files.tests.conftest import test_database_url
+from files.tests.conftest import test_database_url as database_url
 from history.models import History, RunStatus
 from history.services import run_delete
 from versatools.errors import NotFound
@@ -51,7 +51,7 @@ def live_bytes(user) -> int:
 
 def other_connection() -> psycopg.Connection:
     """A connection of its own, as a second client (a worker, the Data API) would have."""
-    return psycopg.connect(test_database_url(), autocommit=True)
+    return psycopg.connect(database_url(), autocommit=True)
 
 
 def delete_with_raw_sql(run, user) -> None:

@@ -140,6 +140,22 @@ def test_reusing_a_key_for_another_file_is_409_and_keeps_only_the_first(client, 
     assert len(files_on_disk(fs_storage.root)) == StorageObject.objects.filter(user=user).count()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_with_other_bytes_of_the_same_name_and_size_is_409(client, user, bearer, fs_storage) -> None:
+    credit_balance_open(user_id=user.id, credits=10)
+    first = post_run(client, bearer(user), content=PNG + b"\0" * 10)
+    assert first.status_code == 201, first.content
+
+    same = post_run(client, bearer(user), content=PNG + b"\0" * 10)
+    other = post_run(client, bearer(user), content=PNG + b"\1" * 10)  # same name, same size, other bytes
+
+    assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
+    assert other.status_code == 409 and other.json()["error"] == "idempotency_key_reused"
+    assert History.objects.filter(user=user).count() == 1
+    assert CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").count() == 1
+    assert len(files_on_disk(fs_storage.root)) == StorageObject.objects.filter(user=user).count()
+
+
 def output_of(run_id) -> StorageObject:
     return StorageObject.objects.get(run_id=run_id, role="output")
 

@@ -46,8 +46,8 @@ from billing.services import credit_balance_open
 from conftest import JWT_TEST_SECRET
 from files.models import StorageDeletion, StorageObject
 from files.services import storage_cleanup_expired, storage_reconcile
-from files.tests.conftest import ROOT, Worker, redis_url, s3_server, s3_storage, subprocess_env, test_database_url  # noqa: F401
-from files.tests.conftest import wait_until
+from files.tests.conftest import ROOT, Worker, redis_url, s3_server, s3_storage, subprocess_env, wait_until  # noqa: F401
+from files.tests.conftest import test_database_url as database_url
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from history.services import runs_reap_stuck
 from history.tests.test_end_to_end import free_port, token_for
@@ -81,9 +81,7 @@ class Stack:
 def s3_stack(s3_storage) -> Iterator[Stack]:  # noqa: F811
     url = redis_url()
     redis.Redis.from_url(url).flushdb()
-    env = subprocess_env(
-        s3_storage.env, REDIS_URL=url, SUPABASE_JWT_SECRET=JWT_TEST_SECRET, ALLOWED_HOSTS="127.0.0.1"
-    )
+    env = subprocess_env(s3_storage.env, REDIS_URL=url, SUPABASE_JWT_SECRET=JWT_TEST_SECRET, ALLOWED_HOSTS="127.0.0.1")
     worker = Worker(env, queue="celery")
     port = free_port()
     web = subprocess.Popen(
@@ -146,13 +144,20 @@ class Answers:
 def data_api_delete(user_id: Any, run_id: str) -> None:
     """What PostgREST does for DELETE /rest/v1/history?id=eq.<id> with the user's token."""
     claims = json.dumps({"sub": str(user_id), "role": "authenticated"})
-    with psycopg.connect(test_database_url()) as conn:
-        conn.execute("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)", [claims])
+    with psycopg.connect(database_url()) as conn:
+        conn.execute(
+            "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)", [claims]
+        )
         conn.execute("DELETE FROM history WHERE id = %s", [run_id])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exact(s3_stack, s3_storage, make_user, seed):  # noqa: F811
+def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exact(
+    s3_stack,
+    s3_storage,
+    make_user,
+    seed,  # noqa: F811
+):
     rng = random.Random(seed)
     server = s3_storage.server
     plan = Plan.objects.create(key=f"race-{seed}", name="Race", credits=0, runs_per_window=10_000, usage_window="day")

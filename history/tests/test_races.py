@@ -17,7 +17,7 @@ from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription,
 from billing.selectors import RUNS_METRIC
 from billing.services import credit_balance_open
 from conftest import run_concurrently
-from files.tests.conftest import test_database_url
+from files.tests.conftest import test_database_url as database_url
 from history import services
 from history.exceptions import IdempotencyKeyReused
 from history.models import History, RunStatus
@@ -40,7 +40,7 @@ def start(user, key: str, **fields):
 
 
 def delete_elsewhere(run_id) -> None:
-    with psycopg.connect(test_database_url(), autocommit=True) as conn:
+    with psycopg.connect(database_url(), autocommit=True) as conn:
         conn.execute("DELETE FROM history WHERE id = %s", [run_id])
 
 
@@ -162,7 +162,7 @@ def test_a_real_deadlock_between_two_writers_is_retried_by_the_service(user):
     credit_balance_open(user_id=user.id, credits=10)
     run = start(user, key="dl").run
     run_mark_processing(run_id=run.id)
-    with psycopg.connect(test_database_url()) as rogue:
+    with psycopg.connect(database_url()) as rogue:
         # An outside writer: holds the balance, then wants the run.
         rogue.execute("SELECT 1 FROM credit_balances WHERE user_id = %s FOR UPDATE", [user.id])
 

@@ -27,7 +27,9 @@ from accounts.models import User
 from billing.models import CreditBalance
 from billing.services import credit_balance_open
 from history.models import History
-from history.services import Upload, run_fail, run_mark_processing, run_start, run_submit
+from billing.models import UsageCounter
+from files.models import StorageDeletion, StorageObject
+from history.services import Upload, run_delete, run_fail, run_mark_processing, run_start, run_submit
 from stats.models import UserStats
 from tools.tests.test_tools import png_bytes
 user = User.objects.create_user(email="second@example.com", password="x")
@@ -35,14 +37,20 @@ credit_balance_open(user_id=user.id, credits=10)
 done = run_submit(user_id=user.id, tool_id="image-compress",
                   uploads=[Upload(file=io.BytesIO(png_bytes()), name="p.png")], idempotency_key="k1")
 run = History.objects.get(id=done.run.id)
-replay = run_start(user_id=user.id, tool_id="image-compress", input_file_name="p.png",
-                   input_bytes=run.bytes_in, idempotency_key="k1")
+replay = run_submit(user_id=user.id, tool_id="image-compress",
+                    uploads=[Upload(file=io.BytesIO(png_bytes()), name="p.png")], idempotency_key="k1")
 bad = run_start(user_id=user.id, tool_id="pdf-merge", input_file_name="a.pdf", input_bytes=5, idempotency_key="k2").run
 run_mark_processing(run_id=bad.id)
 run_fail(run_id=bad.id, error_message="broken")
 print("run", run.status, "compressionRatio" in run.metadata, "replayed", not replay.created,
       "balance", CreditBalance.objects.get(user=user).credits_remaining,
       "breakdown", sorted(UserStats.objects.get(user=user).tools_breakdown.items()))
+stored = UsageCounter.objects.get(user=user, metric="storage_bytes").count
+runs_window = UsageCounter.objects.get(user=user, metric="runs").count
+run_delete(user_id=user.id, run_id=run.id)  # the SQLite trigger owes the blobs and gives the bytes back
+print("stored", stored > 0, "runs window", runs_window,
+      "after delete", UsageCounter.objects.get(user=user, metric="storage_bytes").count,
+      StorageObject.objects.filter(user=user).count(), StorageDeletion.objects.count())
 """
 
 
@@ -79,3 +87,6 @@ def test_sqlite_default_migrates_and_stores_a_run(tmp_path: Path) -> None:
         "run COMPLETED True replayed True balance 9 breakdown [('image-compress', 1), ('pdf-merge', 1)]"
         in lifecycle.stdout
     )
+    # The failed run gave its quota unit back; the delete left no row, no owed delete, no counted byte.
+    assert "stored True runs window 1 after delete 0 0 0" in lifecycle.stdout, lifecycle.stdout
+    assert not [p for p in (project / "media").rglob("*") if p.is_file()]
