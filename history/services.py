@@ -524,6 +524,10 @@ def run_process(*, run_id: uuid.UUID) -> None:
         _fail_quietly(run_id=run_id, error_message="The tool took too long and was stopped.")
         return
     except Exception:
+        if not History.objects.filter(id=run_id, status=RunStatus.PROCESSING).exists():
+            # Deleted (its inputs with it) or reaped while the tool read them: not a crash.
+            logger.info("run gone while processing run_id=%s tool=%s", run_id, run.tool_id)
+            return
         logger.exception("tool crashed run_id=%s tool=%s", run_id, run.tool_id)
         _fail_quietly(run_id=run_id, error_message="The tool failed unexpectedly; your credits were refunded.")
         return
