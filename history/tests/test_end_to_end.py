@@ -8,90 +8,31 @@ download works, and after expiry the cleanup task removes it all.
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import jwt
 import pytest
-import redis
 import requests
 from django.utils import timezone
 from pypdf import PdfReader
 
 from billing.services import credit_balance_open
-from conftest import JWT_TEST_SECRET
 from files.models import StorageObject
-from files.tests.conftest import CELERY, ROOT, Worker, fs_storage, redis_url, subprocess_env, wait_until  # noqa: F401
+from files.tests.conftest import ROOT, fs_storage, wait_until  # noqa: F401
 from history.models import History
+from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics
 from tools.tests.test_tools import pdf_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Stack:
-    def __init__(self, base_url: str, worker: Worker, env: dict[str, str]) -> None:
-        self.base_url = base_url
-        self.worker = worker
-        self.env = env
-
-
 @pytest.fixture
 def stack(fs_storage) -> Iterator[Stack]:  # noqa: F811
-    url = redis_url()
-    redis.Redis.from_url(url).flushdb()
-    env = subprocess_env(fs_storage.env, REDIS_URL=url, SUPABASE_JWT_SECRET=JWT_TEST_SECRET, ALLOWED_HOSTS="127.0.0.1")
-    worker = Worker(env, queue="celery")
-    port = free_port()
-    web = subprocess.Popen(
-        [
-            str(Path(CELERY).with_name("gunicorn")),
-            "versatools.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        worker.wait_ready()
-        wait_until(lambda: _answers(base_url), timeout=30, message="gunicorn did not start")
-        yield Stack(base_url, worker, env)
-    finally:
-        web.kill()
-        web.wait(timeout=30)
-        worker.stop()
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/api/plans", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
-def token_for(user) -> dict[str, str]:
-    claims = {"sub": str(user.id), "aud": "authenticated", "exp": int(time.time()) + 600}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_TEST_SECRET, algorithm='HS256')}"}
+    with running_stack(fs_storage.env) as running:
+        yield running
 
 
 def wait_for_status(stack: Stack, headers: dict[str, str], run_id: str, wanted: set[str]) -> dict:

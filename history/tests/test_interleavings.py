@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
@@ -35,7 +33,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 import requests
 from django.db.models import Sum
 from django.utils import timezone
@@ -43,14 +40,13 @@ from django.utils import timezone
 from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription, UsageCounter
 from billing.selectors import RUNS_METRIC, STORAGE_METRIC
 from billing.services import credit_balance_open
-from conftest import JWT_TEST_SECRET
 from files.models import StorageDeletion, StorageObject
 from files.services import storage_cleanup_expired, storage_reconcile
-from files.tests.conftest import ROOT, Worker, redis_url, s3_server, s3_storage, subprocess_env, wait_until  # noqa: F401
+from files.tests.conftest import s3_server, s3_storage, wait_until  # noqa: F401
 from files.tests.conftest import test_database_url as database_url
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from history.services import runs_reap_stuck
-from history.tests.test_end_to_end import free_port, token_for
+from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics, UserStats
 from tools.tests.test_tools import pdf_bytes, png_bytes
 
@@ -62,61 +58,10 @@ CLIENTS = 6
 FAULT_RATE = 0.15
 
 
-class Stack:
-    def __init__(self, base_url: str, worker: Worker, web: subprocess.Popen[str]) -> None:
-        self.base_url = base_url
-        self.worker = worker
-        self.web = web
-
-    def shut_down(self) -> None:
-        """Warm shutdown: the worker finishes the task in hand, so nothing is cut mid-store."""
-        if self.worker.proc.poll() is None:
-            self.worker.proc.send_signal(signal.SIGTERM)
-            self.worker.proc.wait(timeout=60)
-        self.web.terminate()
-        self.web.wait(timeout=30)
-
-
 @pytest.fixture
 def s3_stack(s3_storage) -> Iterator[Stack]:  # noqa: F811
-    url = redis_url()
-    redis.Redis.from_url(url).flushdb()
-    env = subprocess_env(s3_storage.env, REDIS_URL=url, SUPABASE_JWT_SECRET=JWT_TEST_SECRET, ALLOWED_HOSTS="127.0.0.1")
-    worker = Worker(env, queue="celery")
-    port = free_port()
-    web = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn") if (ROOT / ".venv").exists() else "gunicorn",
-            "versatools.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = Stack(f"http://127.0.0.1:{port}", worker, web)
-    try:
-        worker.wait_ready()
-        wait_until(lambda: _answers(stack.base_url), timeout=30, message="gunicorn did not start")
-        yield stack
-    finally:
-        web.kill()
-        web.wait(timeout=30)
-        worker.stop()
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/api/plans", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
+    with running_stack(s3_storage.env, web_workers=2) as running:
+        yield running
 
 
 class Answers:
@@ -154,9 +99,9 @@ def data_api_delete(user_id: Any, run_id: str) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exact(
     s3_stack,
-    s3_storage,
+    s3_storage,  # noqa: F811
     make_user,
-    seed,  # noqa: F811
+    seed,
 ):
     rng = random.Random(seed)
     server = s3_storage.server

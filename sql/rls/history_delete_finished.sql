@@ -4,6 +4,8 @@
 -- raw DELETE of it would keep the charge for a run that never ran. The policy
 -- simply does not match such a row: the delete affects 0 rows, no error.
 DROP POLICY history_delete_own ON public.history;
+-- Written as PostgreSQL prints it back (text, not varchar, literals), so that a
+-- dump and restore reproduces the policy to the letter (test_backup compares).
 CREATE POLICY history_delete_own ON public.history
     FOR DELETE TO authenticated
-    USING (user_id = (SELECT auth.uid()) AND status IN ('COMPLETED', 'FAILED'));
+    USING (user_id = (SELECT auth.uid()) AND (status)::text = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text]));
