@@ -2,6 +2,9 @@
 
 The suite runs against PostgreSQL (``make test`` sets DATABASE_URL). With
 ``CI`` set, a missing PostgreSQL or Redis fails the run instead of skipping.
+On a sqlite:/// DATABASE_URL only the tests marked ``both_dialects`` run
+(``make test``'s third pass, ``pytest --sqlite-pass``): the run lifecycle on
+the SQLite twins of the hot queries (``sql/queries/sqlite/``).
 """
 
 from __future__ import annotations
@@ -23,12 +26,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run only the database-touching tests, plus those marked pgbouncer; DATABASE_URL must carry"
         " ?pgbouncer=true and DIRECT_URL must be set (make test's second pass).",
     )
+    parser.addoption(
+        "--sqlite-pass",
+        action="store_true",
+        help="Run only the tests marked both_dialects, on SQLite; DATABASE_URL must be a sqlite:/// URL"
+        " (make test's third pass).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pgbouncer: runs only in the --through-pgbouncer pass")
+    config.addinivalue_line("markers", "both_dialects: runs on PostgreSQL and in the SQLite pass (--sqlite-pass)")
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    if config.getoption("sqlite_pass"):
+        if not url.startswith("sqlite:"):
+            pytest.exit("--sqlite-pass needs DATABASE_URL=sqlite:///<path>.", returncode=1)
+    elif not on_postgres():
         message = "The suite needs PostgreSQL: run it with `make test` (it sets DATABASE_URL)."
         if os.environ.get("CI"):
             pytest.exit(message, returncode=1)
@@ -50,11 +63,33 @@ def touches_database(item: pytest.Item) -> bool:
     )
 
 
+def on_postgres() -> bool:
+    """The dialect under test: PostgreSQL, or SQLite (settings accept nothing else; unset is SQLite)."""
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def runs_on_sqlite(item: pytest.Item) -> bool:
+    """What the SQLite pass runs: the tests marked both_dialects, on the filesystem.
+
+    The S3 half of ``any_storage`` talks to moto, not to the database; the
+    PostgreSQL pass covers it.
+    """
+    callspec = getattr(item, "callspec", None)
+    on_s3 = callspec is not None and callspec.params.get("any_storage") == "s3"
+    return item.get_closest_marker("both_dialects") is not None and not on_s3
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     through = config.getoption("through_pgbouncer")
+    postgres = on_postgres()
     kept, dropped = [], []
     for item in items:
-        keep = touches_database(item) if through else item.get_closest_marker("pgbouncer") is None
+        if not postgres:
+            keep = runs_on_sqlite(item)
+        elif through:
+            keep = touches_database(item)
+        else:
+            keep = item.get_closest_marker("pgbouncer") is None
         (kept if keep else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -79,8 +114,14 @@ def _route(settings_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """With DIRECT_URL set, the test database is created, migrated and dropped through it.
+
+    On SQLite the test database is a file in pytest's temporary directory
+    rather than Django's default in-memory one, so that a second connection
+    (a thread, ``sqlite3.connect``) sees the same committed rows.
 
     pytest-django creates the test database through the ``default``
     connection, which may be a pooler: CREATE/DROP DATABASE belong on a direct
@@ -92,6 +133,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from django.conf import settings
     from django.db import connections
 
+    if connections["default"].vendor == "sqlite":
+        connections["default"].settings_dict["TEST"]["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+        return
     direct = getattr(settings, "DIRECT_DATABASE", None)
     if not direct:
         return

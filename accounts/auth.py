@@ -77,7 +77,7 @@ def api_caller(request: HttpRequest) -> User | None:
         return user_from_access_token(token)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_active:
-        return user  # type: ignore[return-value]
+        return user
     return None
 
 
@@ -93,4 +93,4 @@ class SessionUserAuth(SessionAuth):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
         user = request.user
-        return user if user.is_authenticated and user.is_active else None  # type: ignore[return-value]
+        return user if user.is_authenticated and user.is_active else None

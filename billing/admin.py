@@ -162,7 +162,7 @@ class AdjustCreditsForm(forms.Form):
     nonce = forms.UUIDField(widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         delta = data.get("delta")
         if delta == 0:
             self.add_error("delta", "An adjustment must change the balance.")

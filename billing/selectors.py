@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from billing.models import AdminSettings, Plan, Subscription, SubscriptionStatus
-from versatools.sqlfiles import run_query
+from billing.models import AdminSettings, Plan, SubscriptionStatus
+from versatools.sqlfiles import Row, run_query
 
-# Subscriptions in these states still grant their plan's limits.
+# Subscriptions in these states can grant their plan's limits (a trial only
+# until it ends): the rule itself is sql/queries/fragments/effective_plan.sql.
 ENTITLED_STATUSES = (SubscriptionStatus.TRIAL, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 FREE_PLAN_KEY = "free"
 
@@ -60,30 +62,37 @@ def default_limits() -> PlanLimits:
     )
 
 
-def plan_limits_for_user(*, user_id: uuid.UUID) -> PlanLimits:
-    """The limits the user's entitled subscription grants, else the free plan's."""
-    subscription = (
-        Subscription.objects.select_related("plan")
-        .filter(user_id=user_id, status__in=ENTITLED_STATUSES)
-        .only(
-            *(
-                f"plan__{f}"
-                for f in (
-                    "key",
-                    "runs_per_window",
-                    "usage_window",
-                    "max_file_bytes",
-                    "storage_bytes",
-                    "retention_hours",
-                )
-            )
-        )
-        .first()
+@dataclass(frozen=True)
+class EffectivePlan:
+    """The plan whose limits apply to a user now, and its name for display."""
+
+    name: str
+    limits: PlanLimits
+
+
+def _limits_from_row(row: Row) -> PlanLimits:
+    return PlanLimits(
+        plan_key=row["plan_key"],
+        runs_per_window=row["runs_per_window"],
+        usage_window=row["usage_window"],
+        max_file_bytes=row["max_file_bytes"],
+        storage_bytes=row["storage_bytes"],
+        retention_hours=row["retention_hours"],
     )
-    if subscription is not None:
-        return PlanLimits.from_plan(subscription.plan)
-    free = free_plan()
-    return PlanLimits.from_plan(free) if free is not None else default_limits()
+
+
+def effective_plan(*, user_id: uuid.UUID, at: datetime | None = None) -> EffectivePlan:
+    """The plan that applies to the user at ``at`` (now): the one rule every limit check and page uses.
+
+    The rule is SQL (``sql/queries/fragments/effective_plan.sql``), shared with
+    ``run_start_context`` so that a start, an upload, the dashboard and the
+    API cannot disagree: an entitled subscription's plan (a trial not yet
+    over, active, past_due), else the free plan, else the built-in defaults.
+    """
+    rows = run_query("effective_plan", {"user_id": user_id, "now": at or timezone.now()})
+    if not rows:
+        return EffectivePlan(name="Free", limits=default_limits())
+    return EffectivePlan(name=rows[0]["plan_name"], limits=_limits_from_row(rows[0]))
 
 
 def free_plan() -> Plan | None:
@@ -138,28 +147,11 @@ class RunStartContext:
 
 def run_start_context(*, user_id: uuid.UUID, tool_id: str, default_cost: int) -> RunStartContext:
     """The tool's price and switch and the user's plan limits, in one query (the hot path of a start)."""
-    rows = run_query(
-        "run_start_context",
-        {
-            "user_id": user_id,
-            "tool_id": tool_id,
-            "entitled_statuses": [str(status) for status in ENTITLED_STATUSES],
-            "free_plan_key": FREE_PLAN_KEY,
-        },
+    [row] = run_query("run_start_context", {"user_id": user_id, "tool_id": tool_id, "now": timezone.now()})
+    cost_override = row["cost_override"]
+    pricing = ToolPricing(
+        cost=default_cost if cost_override is None else int(cost_override), enabled=not row["disabled"]
     )
-    cost_override, disabled, plan_key, *limits = rows[0]
-    pricing = ToolPricing(cost=default_cost if cost_override is None else cost_override, enabled=not disabled)
-    if plan_key is None:
+    if row["plan_key"] is None:
         return RunStartContext(pricing=pricing, limits=default_limits())
-    runs, window, max_file_bytes, storage_bytes, retention_hours = limits
-    return RunStartContext(
-        pricing=pricing,
-        limits=PlanLimits(
-            plan_key=plan_key,
-            runs_per_window=runs,
-            usage_window=window,
-            max_file_bytes=max_file_bytes,
-            storage_bytes=storage_bytes,
-            retention_hours=retention_hours,
-        ),
-    )
+    return RunStartContext(pricing=pricing, limits=_limits_from_row(row))

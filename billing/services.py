@@ -268,7 +268,7 @@ def usage_consume(
     )
     if not rows:
         raise QuotaExceeded(f"The {metric} limit of {limit} for this period is used up.")
-    return int(rows[0][0])
+    return int(rows[0]["count"])
 
 
 def usage_release_at(*, user_id: uuid.UUID, metric: str, amount: int, at: datetime | str) -> None:

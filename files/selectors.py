@@ -27,7 +27,7 @@ class Download:
     content_type: str
     size: int
     url: str | None = None
-    file: File | None = None
+    file: File[bytes] | None = None
 
 
 def storage_object_for_owner(*, user_id: uuid.UUID, object_id: uuid.UUID, now: datetime | None = None) -> StorageObject:
@@ -48,7 +48,6 @@ def storage_object_download(*, user_id: uuid.UUID, object_id: uuid.UUID, now: da
     now = now or timezone.now()
     obj = storage_object_for_owner(user_id=user_id, object_id=object_id, now=now)
     backend = storage.backend_for(obj.provider, obj.bucket)
-    common = {"filename": obj.original_name, "content_type": obj.content_type, "size": obj.size}
     if storage.is_s3(backend):
         lifetime = getattr(backend, "querystring_expire", DEFAULT_SIGNED_URL_SECONDS)
         # A link must not outlive the file it points to.
@@ -60,9 +59,10 @@ def storage_object_download(*, user_id: uuid.UUID, object_id: uuid.UUID, now: da
             filename=obj.original_name,
             content_type=obj.content_type,
         )
-        return Download(url=url, **common)
+        return Download(filename=obj.original_name, content_type=obj.content_type, size=obj.size, url=url)
     try:
-        return Download(file=storage.open_for_read(backend=backend, key=obj.key), **common)
+        file = storage.open_for_read(backend=backend, key=obj.key)
+        return Download(filename=obj.original_name, content_type=obj.content_type, size=obj.size, file=file)
     except FileNotFoundError:
         raise NotFound("No such file.") from None
 

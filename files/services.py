@@ -40,7 +40,7 @@ from django.db.models.functions import Collate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, plan_limits_for_user
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
 from billing.services import usage_consume
 from files import storage
 from files.exceptions import StorageUnavailable
@@ -116,7 +116,7 @@ def storage_object_store(
     if isinstance(content, bytes):
         content = ContentFile(content)
     original_name = clean_file_name(name)
-    limits = plan_limits_for_user(user_id=user_id)
+    limits = effective_plan(user_id=user_id).limits
     size = measure_size(content, max_bytes=limits.max_file_bytes)
     content_type, ext = check_content_type(content, tool_id=tool_id)
 
@@ -173,7 +173,7 @@ def _storage_object_record(
         )
         if not rows:
             raise NotFound("No such run.")
-        expires_at = _as_datetime(rows[0][0])
+        expires_at = _as_datetime(rows[0]["expires_at"])
     usage_consume(
         user_id=user_id,
         metric=STORAGE_METRIC,
@@ -358,8 +358,12 @@ def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, res
             )
             if not rows:
                 return 0, cursor
-            run_ids = list(dict.fromkeys(row[0] for row in rows))
-            blobs = [_Blob(row[2], row[3], row[4], row[5], size=row[6]) for row in rows if row[2] is not None]
+            run_ids = list(dict.fromkeys(row["run_id"] for row in rows))
+            blobs = [
+                _Blob(row["object_id"], row["key"], row["provider"], row["bucket"], size=row["size"])
+                for row in rows
+                if row["object_id"] is not None
+            ]
             gone = _delete_blobs(blobs, result)
             confirmed = [blob.id for blob in blobs if blob.key in gone]
             if len(confirmed) < len(blobs):
@@ -374,7 +378,7 @@ def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, res
         result.runs_deleted += len(run_ids)
         result.object_rows_deleted += len(blobs)
         result.bytes_released += sum(blob.size for blob in blobs)
-    return len(run_ids), _Cursor(rows[-1][1], rows[-1][0])
+    return len(run_ids), _Cursor(rows[-1]["run_expires_at"], rows[-1]["run_id"])
 
 
 def _expired_objects_batch(
@@ -445,13 +449,13 @@ def _forget(*, object_ids: list[Any], run_ids: list[Any], result: CleanupResult)
     if not object_ids and not run_ids:
         return
     _blobs_deleted_here()
-    [(rows, released, runs)] = run_query(
+    [forgotten] = run_query(
         "storage_cleanup_forget",
         {"object_ids": _uuid_array(object_ids), "run_ids": _uuid_array(run_ids)},
     )
-    result.object_rows_deleted += rows
-    result.bytes_released += int(released)
-    result.runs_deleted += runs
+    result.object_rows_deleted += forgotten["object_rows_deleted"]
+    result.bytes_released += int(forgotten["bytes_released"])
+    result.runs_deleted += forgotten["runs_deleted"]
 
 
 def _forget_objects(blobs: list[_Blob], result: CleanupResult) -> None:
@@ -571,10 +575,8 @@ def _storage_usage_recount(*, repair: bool) -> tuple[int, int]:
     """Each user's storage counter against their live rows: (how many are off, how many were set)."""
     window = {"metric": STORAGE_METRIC, "window_start": STORAGE_WINDOW[0]}
     run_query("storage_usage_lock", window)
-    [(off, fixed, _live)] = run_query(
-        "storage_usage_recount", {**window, "window_end": STORAGE_WINDOW[1], "repair": repair}
-    )
-    return int(off), int(fixed)
+    [recount] = run_query("storage_usage_recount", {**window, "window_end": STORAGE_WINDOW[1], "repair": repair})
+    return int(recount["counters_off"]), int(recount["counters_repaired"])
 
 
 def _forget_missing(rows: list[_Blob]) -> int:

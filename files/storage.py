@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -67,10 +67,10 @@ class ListedObject:
 # --- Backends --------------------------------------------------------------
 
 
-def _s3_storage_class() -> type[Any]:
+def _s3_storage_class() -> type[Storage]:
     from storages.backends.s3 import S3Storage
 
-    return S3Storage
+    return cast("type[Storage]", S3Storage)
 
 
 def is_s3(backend: Storage) -> bool:
@@ -167,7 +167,7 @@ def write(*, backend: Storage, key: str, content: IO[bytes], content_type: str) 
         raise RuntimeError(f"Storage wrote {saved!r} instead of {key!r}.")
 
 
-def open_for_read(*, backend: Storage, key: str) -> File:
+def open_for_read(*, backend: Storage, key: str) -> File[bytes]:
     return backend.open(key, "rb")
 
 

@@ -36,7 +36,7 @@ from history.services import run_delete, run_fail, runs_expire_now
 from tools.registry import all_tools
 from versatools.admin import EstimatedCountPaginator, ServiceActionsMixin
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     RunStatus.PENDING: "#6b7280",
     RunStatus.PROCESSING: "#2563eb",
     RunStatus.COMPLETED: "#15803d",
@@ -86,7 +86,9 @@ class BoundedDatesQuerySet(models.QuerySet):
     (an empty one shows an empty list).
     """
 
-    def datetimes(self, field_name: str, kind: str, order: str = "ASC", tzinfo: Any = None) -> list[datetime]:
+    def datetimes(  # type: ignore[override]  # a list: the date hierarchy only iterates it
+        self, field_name: str, kind: str, order: str = "ASC", tzinfo: Any = None
+    ) -> list[datetime]:
         bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
         if bounds["first"] is None:
             return []

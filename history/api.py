@@ -1,4 +1,7 @@
-"""JSON endpoints for runs: thin edges over history.selectors and history.services."""
+"""JSON endpoints for runs: thin edges over history.selectors and history.services.
+
+The GETs run as the caller under row level security (``versatools.api``).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from history.models import History, RunStatus
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
 from history.services import Upload, run_delete, run_submit
-from versatools.rls import rls_as_user
 from versatools.schemas import with_errors
 
 router = Router(tags=["runs"])
@@ -35,18 +37,16 @@ class HistoryFilters(Schema):
 @router.get("/history", response=with_errors({200: RunPageOut}))
 def history_list(request: HttpRequest, filters: Query[HistoryFilters]) -> dict[str, object]:
     user = request.auth
-    with rls_as_user(user.id):
-        page = runs_page(
-            user_id=user.id, limit=filters.limit, cursor=filters.cursor, status=filters.status, tool_id=filters.tool
-        )
+    page = runs_page(
+        user_id=user.id, limit=filters.limit, cursor=filters.cursor, status=filters.status, tool_id=filters.tool
+    )
     return {"items": page.runs, "next_cursor": page.next_cursor}
 
 
 @router.get("/history/{run_id}", response=with_errors({200: RunOut}))
 def history_detail(request: HttpRequest, run_id: uuid.UUID) -> History:
     user = request.auth
-    with rls_as_user(user.id):
-        run = run_for_user(user_id=user.id, run_id=run_id)
+    run = run_for_user(user_id=user.id, run_id=run_id)
     if run is None:
         raise RunNotFound("No such run.")
     return run
@@ -83,19 +83,20 @@ def runs_create(
 def runs_download(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """The run's output: a redirect to a short-lived signed URL (S3) or the file itself."""
     user = request.auth
-    with rls_as_user(user.id):
-        object_id = (
-            StorageObject.objects.filter(
-                run_id=run_id, user_id=user.id, role=ObjectRole.OUTPUT, run__status=RunStatus.COMPLETED
-            )
-            .values_list("id", flat=True)
-            .first()
+    object_id = (
+        StorageObject.objects.filter(
+            run_id=run_id, user_id=user.id, role=ObjectRole.OUTPUT, run__status=RunStatus.COMPLETED
         )
+        .values_list("id", flat=True)
+        .first()
+    )
     if object_id is None:
         raise RunNotFound("No such run, or it has no output (yet).")
     download = storage_object_download(user_id=user.id, object_id=object_id)
     if download.url:
         return HttpResponseRedirect(download.url)
+    # Opened under the read's transaction (versatools.rls), streamed after it
+    # commits: an open file does not depend on the transaction.
     return FileResponse(
         download.file, as_attachment=True, filename=download.filename, content_type=download.content_type
     )

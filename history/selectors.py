@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.selectors import effective_plan
 from history.exceptions import InvalidRunInput
 from history.models import History
 from tools.registry import all_tools, get_tool
@@ -87,8 +88,6 @@ def run_upload_body_limit(*, user_id: uuid.UUID) -> int:
     versatools.middleware); run_submit then measures each file itself, so a
     body within this bound with one oversize file is still refused.
     """
-    from billing.selectors import plan_limits_for_user
-
-    per_file = plan_limits_for_user(user_id=user_id).max_file_bytes
+    per_file = effective_plan(user_id=user_id).limits.max_file_bytes
     most_files = max(tool.max_inputs for tool in all_tools())
     return most_files * (per_file + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
+from billing.selectors import RUNS_METRIC, effective_plan, run_start_context, usage_window_bounds
 from billing.services import credits_charge, credits_refund, usage_consume, usage_release_at
 from files.services import (
     storage_object_delete,
@@ -231,8 +231,8 @@ def _transition(
         },
     )
     if rows:
-        user_id, tool_id, credits_charged, final_bytes_out, created_at = rows[0]
-        return user_id, tool_id, credits_charged, final_bytes_out, created_at
+        moved = rows[0]
+        return moved["user_id"], moved["tool_id"], moved["credits_charged"], moved["bytes_out"], moved["created_at"]
     current = History.objects.filter(id=run_id).values_list("status", flat=True).first()
     if current is None:
         raise RunNotFound(f"There is no run {run_id}.")
@@ -404,7 +404,6 @@ def run_submit(
     that is refused, what was stored is deleted again, so neither a credit
     nor a file is left behind.
     """
-    from billing.selectors import plan_limits_for_user
     from files.validation import clean_file_name, measure_size, run_input_summary
     from history.tasks import process_run
 
@@ -415,7 +414,7 @@ def run_submit(
         raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
     if not 1 <= len(uploads) <= tool.max_inputs:
         raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
-    max_bytes = plan_limits_for_user(user_id=user_id).max_file_bytes
+    max_bytes = effective_plan(user_id=user_id).limits.max_file_bytes
     names = [clean_file_name(upload.name) for upload in uploads]
     total = sum(measure_size(upload.file, max_bytes=max_bytes) for upload in uploads)
     summary = run_input_summary(names)

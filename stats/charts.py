@@ -8,7 +8,7 @@ which browsers show on hover.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -54,7 +54,7 @@ def _number(value: float) -> str:
 
 
 def stacked_bar_chart(
-    *, labels: Sequence[str], series: dict[str, Sequence[int]], title: str, width: int = 760, height: int = 260
+    *, labels: Sequence[str], series: Mapping[str, Sequence[int]], title: str, width: int = 760, height: int = 260
 ) -> SafeString:
     """One bar per label (a day), stacked by series (a tool), with a legend under the plot."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]

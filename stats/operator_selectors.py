@@ -91,11 +91,11 @@ def storage_per_tool() -> list[ToolStorage]:
     rows = (
         StorageObject.objects.filter(deleted_at__isnull=True)
         .values("run__tool_id")
-        .annotate(objects=Count("id"), total=Sum("size"))
+        .annotate(object_count=Count("id"), total=Sum("size"))
         .order_by("-total")
     )
     return [
-        ToolStorage(tool_id=row["run__tool_id"] or "(no run)", objects=row["objects"], bytes=row["total"] or 0)
+        ToolStorage(tool_id=row["run__tool_id"] or "(no run)", objects=row["object_count"], bytes=row["total"] or 0)
         for row in rows
     ]
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import UsageCounter
-from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, PlanLimits, default_limits, free_plan
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
 from history.models import History
 from stats.models import ToolStatistics, UserDailyUsage
 
@@ -24,17 +24,18 @@ def tool_statistics_all() -> list[ToolStatistics]:
 
 
 def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
-    """Everything one Bento grid needs, in three queries whatever the data size.
+    """Everything one Bento grid needs, in four queries whatever the data size.
 
-    1. the user with statistics, balance, subscription and plan (joins) and
-       their storage counter (a subquery), 2. the newest runs (an index range),
-       3. the per-day rows of the last 30 days (an index range).
+    1. the user with statistics, balance and subscription (joins) and their
+       storage counter (a subquery), 2. their effective plan (the rule every
+       limit check uses), 3. the newest runs (an index range), 4. the per-day
+       rows of the last 30 days (an index range).
     """
     storage_used = UsageCounter.objects.filter(
         user_id=OuterRef("id"), metric=STORAGE_METRIC, window_start=STORAGE_WINDOW[0]
     ).values("count")[:1]
     user = (
-        User.objects.select_related("stats", "credit_balance", "subscription__plan")
+        User.objects.select_related("stats", "credit_balance", "subscription")
         .defer("password")  # not readable by the authenticated role (sql/rls/accounts.sql)
         .annotate(storage_used=Subquery(storage_used))
         .get(id=user_id)
@@ -42,13 +43,9 @@ def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
     stats = getattr(user, "stats", None)
     balance = getattr(user, "credit_balance", None)
     subscription = getattr(user, "subscription", None)
-    if subscription is not None:
-        limits = PlanLimits.from_plan(subscription.plan)
-        plan_name = subscription.plan.name
-    else:
-        plan = free_plan()
-        limits = PlanLimits.from_plan(plan) if plan else default_limits()
-        plan_name = plan.name if plan else "Free"
+    # What is enforced, not what the subscription names: a cancelled Pro user is on Free.
+    plan = effective_plan(user_id=user_id)
+    limits, plan_name = plan.limits, plan.name
 
     recent = list(History.objects.filter(user_id=user_id).order_by("-created_at", "-id")[:DASHBOARD_RECENT_RUNS])
 

@@ -5,12 +5,13 @@ Nothing is registered here; each app's ``admin.py`` registers its models.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
 
@@ -31,7 +32,8 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        # The admin changelist hands its paginator a queryset, never a list.
+        queryset = cast("QuerySet[Any]", self.object_list)
         if not queryset.query.where:
             estimate = self._estimate(queryset)
             if estimate is not None and estimate >= self.estimate_above:

@@ -4,6 +4,7 @@ Each app contributes a router from its ``api.py``; this module assembles them
 and turns errors into JSON with the right status: a service's ``ServiceError``
 carries its own code and status, schema validation failures are 400, auth
 failures 401, unknown ids 404 (for another user's id too: no existence oracle).
+Read endpoints run as the caller under row level security (below).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.auth import SessionUserAuth, SupabaseBearerAuth
 from versatools.errors import ServiceError
 from versatools.retry import is_lock_conflict
+from versatools.rls import rls_api_reads
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,13 @@ api = NinjaAPI(
     auth=[SupabaseBearerAuth(), SessionUserAuth()],
     docs_url=None,
 )
+
+# Every GET runs its selectors as the caller under the database's row level
+# security (versatools.rls), so an endpoint that forgot its user_id filter
+# still answers only the caller's rows. API-wide rather than per view: a new
+# read endpoint is covered without anyone remembering to wrap it. "operation"
+# is ninja's mode that wraps the view itself, after authentication.
+api.add_decorator(rls_api_reads, mode="operation")
 
 
 def error_response(request: HttpRequest, status: int, code: str, detail: Any) -> HttpResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -38,7 +39,8 @@ def check_storage() -> str | None:
     backend = default_storage
     bucket = getattr(backend, "bucket", None)
     if bucket is not None:
-        backend.connection.meta.client.head_bucket(Bucket=backend.bucket_name)
+        s3: Any = backend  # an S3Storage (django-storages ships no types)
+        s3.connection.meta.client.head_bucket(Bucket=s3.bucket_name)
         return None
     location = getattr(backend, "location", "")
     if not os.path.isdir(location) and location:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
 
 from django.core.exceptions import BadRequest
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParser
-from django.utils.datastructures import ImmutableList
+from django.utils.datastructures import ImmutableList, MultiValueDict
 
 UPLOAD_PATHS = frozenset({"/api/runs"})
 API_PREFIX = "/api/"
@@ -158,7 +158,9 @@ def _parse_with_strict_names(request: HttpRequest) -> None:
     """
     from files.exceptions import FileNameInvalid
 
-    def parse_file_upload(meta: dict[str, Any], post_data: Any) -> Any:
+    def parse_file_upload(
+        meta: Mapping[str, Any], post_data: BinaryIO
+    ) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
         request.upload_handlers = ImmutableList(
             [
                 _PlainSuffixTemporaryFileUploadHandler(request)

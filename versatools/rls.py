@@ -12,9 +12,10 @@ Everything is transaction-local (``set_config(..., true)``, the equivalent of
 ``SET LOCAL``): safe behind pgbouncer in transaction mode, and a reused
 connection leaves the block with its own role and no claims.
 
-For read paths only (selectors, GET views). Writes go through the services,
-which run as Django's own role; ``authenticated`` may not write most tables.
-On SQLite there are no roles: the helpers run the code unchanged.
+For read paths only: every GET of the JSON API runs inside it through
+:func:`rls_api_reads`. Writes go through the services, which run as Django's
+own role; ``authenticated`` may not write most tables. On SQLite there are no
+roles: the helpers run the code unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Status
 
 AUTHENTICATED_ROLE = "authenticated"
 ANON_ROLE = "anon"
@@ -69,44 +72,53 @@ def rls_as_user(user_id: UUID | str | None, *, using: str = DEFAULT_DB_ALIAS) ->
                 cursor.execute(_SET, [previous_role, previous_claims or ""])
 
 
-def rls_protected(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Decorate a read-only view so that its queries run under :func:`rls_as_user`.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    ``request.user`` (and with it the session) is loaded before the role
-    switch: ``authenticated`` may not read sessions or password hashes. A
-    lazily rendered response is rendered inside the block; streaming
-    responses would escape it, so do not use this on them.
+
+def rls_api_reads(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a JSON API read view under :func:`rls_as_user` as the caller ninja authenticated.
+
+    Registered once for the whole API (``versatools.api``, ninja's
+    ``add_decorator(..., mode="operation")``), so a new read endpoint is
+    covered without anyone remembering to wrap it. Ninja calls the wrapped
+    function after authentication and input validation: the session and
+    ``users`` lookups of ``accounts.auth`` have run as Django's own role
+    (``authenticated`` may read neither ``django_session`` nor
+    ``users.password``), and the block holds the selectors only.
+
+    - The caller is ``request.auth``; an endpoint with ``auth=None`` (the
+      plan catalog) runs as ``anon`` even for a signed-in visitor: a public
+      endpoint reads what the public may read.
+    - Unsafe methods pass through: writes call services, which write tables
+      ``authenticated`` may not, as Django's own role.
+    - Ninja serializes the result after the view returns, outside the
+      block, so querysets in it are evaluated here; views return evaluated
+      data otherwise (a foreign key left for the serializer to fetch would
+      be read as the owner). A response returned as is (a file download)
+      keeps working after the transaction ends: a file handle is not tied
+      to it.
     """
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        user_id = user.pk if user.is_authenticated else None
-        with rls_as_user(user_id):
-            response = view(request, *args, **kwargs)
-            render = getattr(response, "render", None)
-            if callable(render):
-                response = render()
-        return response
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method not in SAFE_METHODS:
+            return view(request, *args, **kwargs)
+        # ninja sets request.auth only when the operation authenticated.
+        caller = getattr(request, "auth", None)
+        with rls_as_user(getattr(caller, "pk", None)):
+            return _evaluated(view(request, *args, **kwargs))
 
     return wrapped
 
 
-class RLSReadMiddleware:
-    """Runs safe-method requests under ``path_prefix`` (``/api/``) through :func:`rls_protected`.
-
-    Place it after ``AuthenticationMiddleware``. Unsafe methods pass through
-    untouched: they call services, which write as Django's own role.
-    """
-
-    path_prefix = "/api/"
-    methods = frozenset({"GET", "HEAD", "OPTIONS"})
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.protected_response = rls_protected(get_response)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in self.methods and request.path.startswith(self.path_prefix):
-            return self.protected_response(request)
-        return self.get_response(request)
+def _evaluated(result: Any) -> Any:
+    """``result`` with every queryset in it (under a Status, a dict, a list) turned into a list."""
+    if isinstance(result, QuerySet):
+        return list(result)
+    if isinstance(result, Status):
+        return Status(result.status_code, _evaluated(result.value))
+    if isinstance(result, dict):
+        return {key: _evaluated(value) for key, value in result.items()}
+    if isinstance(result, list | tuple):
+        return type(result)(_evaluated(item) for item in result)
+    return result

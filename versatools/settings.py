@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -135,7 +136,7 @@ MEDIA_URL = "media/"
 # Local filesystem by default; an S3-compatible bucket (Supabase Storage's S3
 # endpoint, MinIO, AWS) when S3_BUCKET is set.
 S3_BUCKET = env_str("S3_BUCKET")
-_storage_default: dict[str, object]
+_storage_default: dict[str, Any]
 if S3_BUCKET:
     _storage_default = {
         "BACKEND": "storages.backends.s3.S3Storage",

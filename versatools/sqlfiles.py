@@ -2,45 +2,66 @@
 
 Queries the ORM cannot say (upserts with conditional updates, several
 counters in one round trip) live in ``sql/queries/<name>.sql`` and run with
-named ``%(param)s`` placeholders.
+named ``%(param)s`` placeholders. A line ``-- @include <name>`` is replaced by
+the text of ``sql/<name>.sql``: a rule written once (the effective plan) can
+serve several statements of both dialects.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import sqlparse
 from django.db import connection
 from django.utils import timezone
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
+_INCLUDE = re.compile(r"^[ \t]*-- @include (\S+)[ \t]*$", re.MULTILINE)
+
+Row = dict[str, Any]
+
+
 @cache
 def read_sql(name: str) -> str:
-    """Text of ``sql/<name>.sql``; ``name`` is relative, without the suffix."""
-    return (SQL_DIR / f"{name}.sql").read_text()
+    """Text of ``sql/<name>.sql`` with its includes; ``name`` is relative, without the suffix."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    return _INCLUDE.sub(lambda match: read_sql(match.group(1)).rstrip().rstrip(";"), text)
 
 
-def run_query(name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Execute ``sql/queries/<name>.sql`` on the default connection; rows it returns, if any.
+def run_query(name: str, params: dict[str, Any]) -> list[Row]:
+    """Execute ``sql/queries/<name>.sql`` on the default connection; the rows it returns, by column name.
 
-    On SQLite (the zero-setup development database) ``sql/queries/sqlite/<name>.sql``
-    runs instead, one statement at a time; the rows are those of the last one.
+    Rows are read by name, never by position, so a column moved in a file (or
+    a twin that orders them differently) cannot be misread: each file names
+    its result columns. On SQLite (the zero-setup development database)
+    ``sql/queries/sqlite/<name>.sql`` runs instead, one statement at a time;
+    the rows are those of the last one.
     """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            statements = [sql for sql in read_sql(f"queries/sqlite/{name}").split(";\n") if sql.strip()]
             sqlite_params = _sqlite_params(params)
-            for sql in statements:
+            for sql in _statements(f"queries/sqlite/{name}"):
                 cursor.execute(sql, sqlite_params)
         else:
             cursor.execute(read_sql(f"queries/{name}"), params)
-        return cursor.fetchall() if cursor.description else []
+        if not cursor.description:
+            return []
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+@cache
+def _statements(name: str) -> list[str]:
+    # sqlparse knows where a statement ends (not inside a string or a trigger body).
+    return [statement.rstrip().rstrip(";") for statement in sqlparse.split(read_sql(name)) if statement.strip()]
 
 
 def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ def balance(user) -> int:
     return CreditBalance.objects.get(user=user).credits_remaining
 
 
+@pytest.mark.both_dialects
 def test_opening_a_balance_grants_the_default_plans_credits_once(user) -> None:
     # The user predates the catalog (no account opened); the default plan came later.
     Plan.objects.create(key="free", name="Free", credits=25)
@@ -30,6 +31,7 @@ def test_opening_a_balance_grants_the_default_plans_credits_once(user) -> None:
     assert list(CreditLedgerEntry.objects.filter(user=user).values_list("credits", flat=True)) == [-25]
 
 
+@pytest.mark.both_dialects
 def test_operator_grant_writes_a_ledger_row_and_a_replay_changes_nothing(user) -> None:
     credit_balance_open(user_id=user.id, credits=5)
 
@@ -41,6 +43,7 @@ def test_operator_grant_writes_a_ledger_row_and_a_replay_changes_nothing(user) -
     assert (entry.operation_type, entry.credits, entry.details["actor"]) == ("grant", -20, "ops")
 
 
+@pytest.mark.both_dialects
 def test_a_correction_below_zero_is_refused_and_writes_nothing(user) -> None:
     credit_balance_open(user_id=user.id, credits=5)
 
@@ -51,6 +54,7 @@ def test_a_correction_below_zero_is_refused_and_writes_nothing(user) -> None:
     assert CreditLedgerEntry.objects.filter(user=user).count() == 1
 
 
+@pytest.mark.both_dialects
 def test_charging_more_than_the_balance_is_refused(user) -> None:
     credit_balance_open(user_id=user.id, credits=3)
 
@@ -61,6 +65,7 @@ def test_charging_more_than_the_balance_is_refused(user) -> None:
     assert balance(user) == 3
 
 
+@pytest.mark.both_dialects
 def test_the_database_refuses_a_negative_balance_even_from_raw_sql(user) -> None:
     credit_balance_open(user_id=user.id, credits=3)
 
@@ -69,9 +74,11 @@ def test_the_database_refuses_a_negative_balance_even_from_raw_sql(user) -> None
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        cursor.execute("UPDATE credit_balances SET credits_remaining = -1 WHERE user_id = %s", [user.id])
+        # hex: a raw cursor on SQLite binds no UUID, and PostgreSQL reads hex as one
+        cursor.execute("UPDATE credit_balances SET credits_remaining = -1 WHERE user_id = %s", [user.id.hex])
 
 
+@pytest.mark.both_dialects
 def test_usage_counter_counts_up_to_the_limit_and_no_further(user) -> None:
     assert usage_consume(user_id=user.id, metric="runs", amount=2, limit=3, window_start=DAY[0], window_end=DAY[1]) == 2
     with pytest.raises(QuotaExceeded):
@@ -81,6 +88,7 @@ def test_usage_counter_counts_up_to_the_limit_and_no_further(user) -> None:
     assert UsageCounter.objects.get(user=user, metric="runs").count == 3
 
 
+@pytest.mark.both_dialects
 def test_a_new_window_is_a_new_row_and_old_windows_are_kept(user) -> None:
     tomorrow = usage_window_bounds(window="day", at=DAY[1])
     usage_consume(user_id=user.id, metric="runs", amount=1, limit=1, window_start=DAY[0], window_end=DAY[1])
@@ -93,6 +101,7 @@ def test_a_new_window_is_a_new_row_and_old_windows_are_kept(user) -> None:
     ]
 
 
+@pytest.mark.both_dialects
 def test_usage_release_gives_back_but_never_below_zero(user) -> None:
     usage_consume(user_id=user.id, metric="storage", amount=100, limit=None, window_start=DAY[0], window_end=DAY[1])
 
@@ -125,6 +134,7 @@ def test_usage_windows_are_utc_days_and_calendar_months(window: str, at: datetim
     assert usage_window_bounds(window=window, at=at) == expected
 
 
+@pytest.mark.both_dialects
 def test_subscription_change_updates_the_one_subscription_and_logs_each_event(user) -> None:
     from billing.models import Plan, Subscription, SubscriptionEvent
     from billing.services import subscription_change
@@ -141,6 +151,7 @@ def test_subscription_change_updates_the_one_subscription_and_logs_each_event(us
     assert events == [("trial_started", "basic"), ("upgraded", "pro")]
 
 
+@pytest.mark.both_dialects
 def test_subscription_change_to_an_unknown_plan_writes_nothing(user) -> None:
     from billing.exceptions import InvalidSubscription
     from billing.models import Subscription, SubscriptionEvent
@@ -153,6 +164,7 @@ def test_subscription_change_to_an_unknown_plan_writes_nothing(user) -> None:
     assert not SubscriptionEvent.objects.filter(user=user).exists()
 
 
+@pytest.mark.both_dialects
 def test_account_open_a_second_time_changes_nothing(make_user) -> None:
     from billing.models import Subscription, SubscriptionEvent
     from billing.services import account_open

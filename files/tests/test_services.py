@@ -41,6 +41,7 @@ def zip_bytes() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_store_writes_object_under_seed_004_key_and_counts_quota(any_storage, user, make_run):
     run = make_run(user)
@@ -55,6 +56,7 @@ def test_store_writes_object_under_seed_004_key_and_counts_quota(any_storage, us
     assert storage_used(user) == len(PDF)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_key_never_contains_the_client_name_and_extension_follows_content(fs_storage, user):
     obj = storage_object_store(user_id=user.id, content=PNG, name="holiday photo.pdf")
@@ -63,6 +65,7 @@ def test_key_never_contains_the_client_name_and_extension_follows_content(fs_sto
     assert obj.content_type == "image/png"
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_key_prefix_setting_puts_every_key_under_it(fs_storage, user, settings):
     settings.STORAGE_KEY_PREFIX = "tenant-a/"
@@ -96,6 +99,7 @@ REJECTED_UPLOADS = [
 ]
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 @pytest.mark.parametrize(("upload", "error", "status"), REJECTED_UPLOADS)
 def test_rejected_upload_leaves_no_row_no_object_no_usage(any_storage, user, upload, error, status):
@@ -109,6 +113,7 @@ def test_rejected_upload_leaves_no_row_no_object_no_usage(any_storage, user, upl
     assert storage_used(user) == 0
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_oversize_body_is_413_against_the_plan_limit(any_storage, user):
     plan = Plan.objects.create(key="tiny", name="Tiny", credits=0, max_file_bytes=1024, storage_bytes=10**6)
@@ -121,6 +126,7 @@ def test_oversize_body_is_413_against_the_plan_limit(any_storage, user):
     assert StorageObject.objects.count() == 0 and any_storage.keys() == set() and storage_used(user) == 0
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_default_upload_limit_is_upload_max_bytes(fs_storage, user, settings):
     settings.UPLOAD_MAX_BYTES = 100
@@ -130,6 +136,7 @@ def test_default_upload_limit_is_upload_max_bytes(fs_storage, user, settings):
     assert storage_object_store(user_id=user.id, content=PDF, name="a.pdf").size == len(PDF)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_storage_quota_refuses_the_upload_that_would_cross_it(fs_storage, user):
     plan = Plan.objects.create(key="small", name="Small", credits=0, max_file_bytes=1000, storage_bytes=len(PDF) * 2)
@@ -144,6 +151,7 @@ def test_storage_quota_refuses_the_upload_that_would_cross_it(fs_storage, user):
     assert storage_used(user) == len(PDF) * 2
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_upload_to_someone_elses_or_an_expired_run_is_not_found(fs_storage, make_user, make_run):
     owner, other = make_user(), make_user()
@@ -157,6 +165,7 @@ def test_upload_to_someone_elses_or_an_expired_run_is_not_found(fs_storage, make
     assert StorageObject.objects.count() == 0 and fs_storage.keys() == set()
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_store_inside_a_transaction_is_refused(fs_storage, user):
     # The row must be committed before the blob exists; nested, it would not be.
@@ -193,6 +202,7 @@ class BreaksAfterSniffing(io.BytesIO):
         return super().read(size)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_failed_write_with_storage_up_removes_row_object_and_usage(any_storage, user):
     with pytest.raises(StorageUnavailable):
@@ -229,6 +239,7 @@ def test_signed_url_never_outlives_the_file(s3_storage, user):
     assert 1 <= expires <= 40
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db
 def test_filesystem_download_is_an_open_file_for_the_owner_only_before_expiry(fs_storage, make_user):
     owner, other = make_user(), make_user()
@@ -245,6 +256,7 @@ def test_filesystem_download_is_an_open_file_for_the_owner_only_before_expiry(fs
         storage_object_download(user_id=owner.id, object_id=obj.id, now=obj.expires_at)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_run_deletes_its_blobs_after_commit(any_storage, user, make_run):
     run = make_run(user)
@@ -263,6 +275,7 @@ def test_deleting_a_run_deletes_its_blobs_after_commit(any_storage, user, make_r
     assert storage_used(user) == len(PDF)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_run_delete_deletes_nothing(any_storage, user, make_run):
     run = make_run(user)
@@ -277,6 +290,7 @@ def test_rolled_back_run_delete_deletes_nothing(any_storage, user, make_run):
     assert StorageDeletion.objects.count() == 0 and storage_used(user) == len(PDF)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_user_deletes_all_their_blobs(any_storage, make_user, make_run):
     doomed, other = make_user(), make_user()
@@ -290,6 +304,7 @@ def test_deleting_a_user_deletes_all_their_blobs(any_storage, make_user, make_ru
     assert StorageDeletion.objects.count() == 0
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_owner_and_operator_deletes_go_through_the_same_path(fs_storage, make_user, make_run):
     owner, other = make_user(), make_user()

@@ -43,6 +43,7 @@ def nothing_left(user, root: Path) -> None:
     assert not CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").exists()
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_upload_starts_a_pending_run_with_its_input_stored(client, user, bearer, fs_storage) -> None:
     credit_balance_open(user_id=user.id, credits=10)
@@ -64,6 +65,7 @@ def test_upload_starts_a_pending_run_with_its_input_stored(client, user, bearer,
     assert CreditBalance.objects.get(user=user).credits_remaining == 9
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_a_replayed_idempotency_key_returns_the_run_and_stores_nothing_more(client, user, bearer, fs_storage) -> None:
     first = post_run(client, bearer(user))
@@ -76,6 +78,7 @@ def test_a_replayed_idempotency_key_returns_the_run_and_stores_nothing_more(clie
     assert CreditLedgerEntry.objects.filter(user=user, operation_type="tool_run").count() == 1
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "case,status,code",
@@ -128,6 +131,7 @@ def test_bad_uploads_are_refused_with_a_json_reason_and_leave_nothing(
     nothing_left(user, fs_storage.root)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_reusing_a_key_for_another_file_is_409_and_keeps_only_the_first(client, user, bearer, fs_storage) -> None:
     post_run(client, bearer(user))
@@ -140,6 +144,7 @@ def test_reusing_a_key_for_another_file_is_409_and_keeps_only_the_first(client, 
     assert len(files_on_disk(fs_storage.root)) == StorageObject.objects.filter(user=user).count()
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_the_same_key_with_other_bytes_of_the_same_name_and_size_is_409(client, user, bearer, fs_storage) -> None:
     credit_balance_open(user_id=user.id, credits=10)
@@ -160,6 +165,7 @@ def output_of(run_id) -> StorageObject:
     return StorageObject.objects.get(run_id=run_id, role="output")
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_the_owner_downloads_the_output_from_the_filesystem(client, make_user, bearer, fs_storage) -> None:
     me, other = make_user(), make_user()
@@ -177,6 +183,7 @@ def test_the_owner_downloads_the_output_from_the_filesystem(client, make_user, b
     assert theirs.status_code == 404
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_nothing_is_downloadable_after_expiry_or_before_completion(client, user, bearer, fs_storage, make_run) -> None:
     pending = make_run(user)
@@ -208,6 +215,7 @@ def test_on_s3_the_owner_is_redirected_to_a_short_lived_signed_url(client, user,
     assert len(fetched.content) == output.size
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "content_length,status,code",
@@ -223,6 +231,7 @@ def test_the_body_size_is_checked_before_the_body_is_read(
     nothing_left(user, fs_storage.root)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_runs_output_is_not_downloadable(client, user, bearer, fs_storage) -> None:
     run_id = post_run(client, bearer(user)).json()["id"]
@@ -332,6 +341,7 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_a_merge_whose_first_name_is_250_bytes_runs_and_every_name_fits(client, user, bearer, fs_storage) -> None:
     credit_balance_open(user_id=user.id, credits=10)
@@ -354,6 +364,7 @@ def test_a_merge_whose_first_name_is_250_bytes_runs_and_every_name_fits(client, 
     assert client.get(f"/api/runs/{run.id}/download", headers=bearer(user)).status_code == 200
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "tool_id,name,content,extension",
@@ -438,6 +449,7 @@ def test_a_refused_name_leaves_no_spooled_file_behind(client, user, bearer, fs_s
     nothing_written(user, fs_storage.root)
 
 
+@pytest.mark.both_dialects
 @pytest.mark.django_db(transaction=True)
 def test_a_long_tail_after_the_last_dot_does_not_break_spooling(client, user, bearer, fs_storage, spool_dir) -> None:
     credit_balance_open(user_id=user.id, credits=10)

@@ -120,6 +120,7 @@ def test_deleting_a_user_with_raw_sql_removes_everything_they_own(make_user, mak
     assert set(owned_row_counts(kept.id).values()) == {1}
 
 
+@pytest.mark.both_dialects
 def test_status_check_rejects_an_invalid_value_written_with_raw_sql(user, make_run) -> None:
     run = make_run(user)
 
@@ -128,7 +129,7 @@ def test_status_check_rejects_an_invalid_value_written_with_raw_sql(user, make_r
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        cursor.execute("UPDATE history SET status = 'DONE' WHERE id = %s", [run.id])
+        cursor.execute("UPDATE history SET status = 'DONE' WHERE id = %s", [run.id.hex])  # hex: what both dialects take
 
     run.refresh_from_db()
     assert run.status == RunStatus.PENDING
@@ -148,6 +149,7 @@ def test_metadata_is_jsonb_and_answers_containment_queries(user, make_run) -> No
         assert cursor.fetchone()[0] == 1
 
 
+@pytest.mark.both_dialects
 def test_a_run_expires_after_the_retention_setting_by_default(user, make_run, settings) -> None:
     settings.RUN_RETENTION_HOURS = 6
     run = make_run(user)

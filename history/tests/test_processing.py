@@ -17,7 +17,8 @@ from history.services import Upload, run_process, run_submit
 from tools import registry
 from tools.tests.test_tools import pdf_bytes, png_bytes
 
-pytestmark = pytest.mark.django_db(transaction=True)  # processing is queued on commit (eager here)
+# Processing is queued on commit (eager here); on the filesystem, so the SQLite pass runs it all.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_dialects]
 
 
 def submit(user, tool_id: str, *files: tuple[str, bytes], key: str = "k1") -> History:

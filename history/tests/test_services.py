@@ -15,7 +15,7 @@ from history.models import History, RunStatus
 from history.services import run_complete, run_fail, run_mark_processing, run_start, runs_reap_stuck
 from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_dialects]
 
 
 def start(user, key: str = "k1", tool_id: str = "pdf-merge", name: str = "a.pdf", size: int = 1000):

@@ -20,6 +20,6 @@ runs AS (
       )
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone),
-       (SELECT coalesce(sum(size), 0) FROM gone),
-       (SELECT count(*) FROM runs)
+SELECT (SELECT count(*) FROM gone) AS object_rows_deleted,
+       (SELECT coalesce(sum(size), 0) FROM gone) AS bytes_released,
+       (SELECT count(*) FROM runs) AS runs_deleted

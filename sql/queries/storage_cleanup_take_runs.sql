@@ -37,8 +37,8 @@ objects AS (
     WHERE run_id IN (SELECT id FROM runs)
     RETURNING id, run_id, key, provider, bucket, user_id, size
 )
-SELECT runs.id::text, runs.expires_at::text, objects.id::text, objects.key, objects.provider, objects.bucket,
-       coalesce(objects.size, 0)
+SELECT runs.id::text AS run_id, runs.expires_at::text AS run_expires_at, objects.id::text AS object_id,
+       objects.key, objects.provider, objects.bucket, coalesce(objects.size, 0) AS size
 FROM runs
 LEFT JOIN objects ON objects.run_id = runs.id
 ORDER BY runs.expires_at, runs.id

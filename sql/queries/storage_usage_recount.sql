@@ -31,4 +31,4 @@ fixed AS (
             updated_at = now()
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM off), (SELECT count(*) FROM fixed), (SELECT coalesce(sum(bytes), 0) FROM live)
+SELECT (SELECT count(*) FROM off) AS counters_off, (SELECT count(*) FROM fixed) AS counters_repaired

@@ -20,6 +20,7 @@ def lifecycle(user, key: str, tool_id: str = "image-compress") -> None:
     run_complete(run_id=run.id, output_file_name="b.png", bytes_out=40, metadata={"compressionRatio": 0.4})
 
 
+@pytest.mark.both_dialects
 def test_dashboard_shows_totals_credits_plan_runs_and_series(client, make_user, bearer) -> None:
     me, other = make_user(), make_user()
     Plan.objects.create(key="pro", name="Pro", credits=100, storage_bytes=5000, retention_hours=48)
@@ -46,6 +47,7 @@ def test_dashboard_shows_totals_credits_plan_runs_and_series(client, make_user, 
     assert sum(body["daily"]["by_tool"]["image-compress"]) == 3
 
 
+@pytest.mark.both_dialects
 def test_a_new_user_gets_an_empty_dashboard_on_the_free_plan(client, user, bearer) -> None:
     body = client.get("/api/dashboard", headers=bearer(user)).json()
 
@@ -75,6 +77,7 @@ def test_dashboard_query_count_does_not_grow_with_data(client, user, bearer, mak
     assert len(statements) == 6
 
 
+@pytest.mark.both_dialects
 def test_tool_statistics_are_global_counts(client, make_user, bearer) -> None:
     a, b = make_user(), make_user()
     lifecycle(a, "1")

@@ -53,6 +53,7 @@ def data(make_user):
     return heavy, light, runs
 
 
+@pytest.mark.both_dialects
 def test_selectors_add_up(data) -> None:
     daily = runs_per_day_per_tool()
     assert len(daily.days) == 30 and daily.days[-1] == timezone.now().date()
@@ -69,6 +70,7 @@ def test_selectors_add_up(data) -> None:
     assert [(row.email, row.total_used) for row in top_users()] == [("heavy@example.com", 4), ("light@example.com", 1)]
 
 
+@pytest.mark.both_dialects
 def test_page_shows_svg_charts_in_the_admin_with_few_queries(client, data, make_user, django_assert_max_num_queries):
     client.force_login(make_user("op@example.com", is_staff=True, is_superuser=True))
     with django_assert_max_num_queries(9):

@@ -1,0 +1,2 @@
+-- The user's effective plan (see fragments/effective_plan.sql); no row without any plan.
+-- @include queries/fragments/effective_plan

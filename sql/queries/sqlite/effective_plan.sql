@@ -1,0 +1,2 @@
+-- See ../effective_plan.sql: the rule is written once, in SQL both dialects read.
+-- @include queries/fragments/effective_plan
