@@ -6,7 +6,7 @@ deleted twice over (seeded afresh in between):
 - raw: one SQL DELETE (runs and their object rows, keys returned) plus a plain
   loop unlinking the files (filesystem) or DeleteObjects requests of 1,000
   keys straight through boto3 (S3);
-- service: ``files.services.storage_cleanup_expired`` in its own process, as
+- service: ``files.cleanup.storage_cleanup_expired`` in its own process, as
   the Celery task and ``cleanup_storage --yes`` run it.
 
 Printed: rows+objects per second (a run is 3: its history row, its object
@@ -172,7 +172,7 @@ def child() -> None:
     import django
 
     django.setup()
-    from files.services import storage_cleanup_expired
+    from files.cleanup import storage_cleanup_expired
 
     baseline_kb = _status_kb("VmRSS")
     first_batch_kb: list[int] = []

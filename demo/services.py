@@ -17,9 +17,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -35,8 +37,8 @@ from billing.selectors import (
 from billing.services import catalog_load, usage_consume
 from demo.samples import sample_output
 from files import storage
+from files.cleanup import storage_deletions_process
 from files.models import ObjectRole, StorageObject
-from files.services import storage_deletions_process
 from history.models import History, RunStatus
 from tools.registry import all_tools
 from versatools.errors import Conflict, ServiceError
@@ -47,8 +49,8 @@ RUNS_PER_STATEMENT = 50_000
 
 # (plan key or None for a user still on the default plan they started on,
 # weight); then subscription states of those who chose a plan.
-PLAN_MIX = ((None, 45), ("free", 5), ("basic", 30), ("pro", 20))
-STATUS_MIX = (
+PLAN_MIX: tuple[tuple[str | None, int], ...] = ((None, 45), ("free", 5), ("basic", 30), ("pro", 20))
+STATUS_MIX: tuple[tuple[str, int], ...] = (
     (SubscriptionStatus.ACTIVE, 70),
     (SubscriptionStatus.TRIAL, 10),
     (SubscriptionStatus.PAST_DUE, 8),
@@ -78,7 +80,7 @@ def _demo_uuid(seed: int, kind: str, index: int) -> uuid.UUID:
     return uuid.UUID(bytes=hashlib.md5(f"{seed}:{kind}:{index}".encode()).digest(), version=4)
 
 
-def demo_users_queryset():
+def demo_users_queryset() -> QuerySet[User]:
     return User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}")
 
 
@@ -110,7 +112,10 @@ def _ensure_catalog() -> dict[str, Plan]:
     return {plan.key: plan for plan in Plan.objects.all()}
 
 
-def _weighted(rng: random.Random, options: tuple[tuple[object, int], ...]) -> object:
+_T = TypeVar("_T")
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[_T, int], ...]) -> _T:
     return rng.choices([value for value, _ in options], weights=[weight for _, weight in options])[0]
 
 
@@ -225,14 +230,14 @@ def demo_seed(
     done = 0
     with connection.cursor() as cursor:
         while done < runs:
-            last = min(done + RUNS_PER_STATEMENT, runs)
+            upto = min(done + RUNS_PER_STATEMENT, runs)
             with transaction.atomic():
                 cursor.execute(
                     read_sql("demo/runs"),
                     {
                         "seed": str(seed),
                         "first": done + 1,
-                        "last": last,
+                        "last": upto,
                         "anchor": anchor,
                         "users": user_ids,
                         "retention": retention,
@@ -241,11 +246,11 @@ def demo_seed(
                         "costs": costs,
                     },
                 )
-            done = last
+            done = upto
             if progress:
                 progress(done, runs)
         with transaction.atomic():
-            params = {
+            params: dict[str, Any] = {
                 "users": user_ids,
                 "seed": str(seed),
                 "anchor": anchor,
@@ -273,7 +278,7 @@ def _demo_files(*, seed: int, user_ids: list[uuid.UUID], limit: int) -> int:
     )
     backend = storage.default_backend()
     provider, bucket = storage.describe(backend)
-    objects, blobs = [], []
+    objects, blobs, run_keys = [], [], []
     for run_id, user_id, tool_id, name, created_at, expires_at in runs:
         content_type, ext, content = sample_output(tool_id)
         object_id = uuid.UUID(bytes=hashlib.md5(f"{seed}:file:{run_id}".encode()).digest(), version=4)
@@ -294,13 +299,14 @@ def _demo_files(*, seed: int, user_ids: list[uuid.UUID], limit: int) -> int:
             )
         )
         blobs.append((key, content_type, content))
+        run_keys.append((run_id, key))
     sizes: dict[uuid.UUID, int] = {}
     for obj in objects:
         sizes[obj.user_id] = sizes.get(obj.user_id, 0) + obj.size
     with transaction.atomic():
         StorageObject.objects.bulk_create(objects, batch_size=1000)
-        for obj in objects:
-            History.objects.filter(id=obj.run_id).update(file_key=obj.key)
+        for run_id, key in run_keys:
+            History.objects.filter(id=run_id).update(file_key=key)
         for user_id, size in sizes.items():
             usage_consume(
                 user_id=user_id,

@@ -11,7 +11,8 @@ from typing import Any
 
 from celery import shared_task
 
-from files.services import storage_cleanup_expired, storage_deletions_process, storage_reconcile
+from files.cleanup import storage_cleanup_expired, storage_deletions_process
+from files.reconcile import storage_reconcile
 
 
 class StorageRetry(Exception):

@@ -17,9 +17,10 @@ from files.models import ObjectRole, StorageObject
 from files.selectors import storage_object_download
 from history.exceptions import RunNotFound
 from history.models import History, RunStatus
+from history.processing import Upload, run_submit
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
-from history.services import Upload, run_delete, run_submit
+from history.services import run_delete
 from versatools.schemas import with_errors
 
 router = Router(tags=["runs"])

@@ -26,23 +26,18 @@ import hashlib
 import json
 import logging
 import uuid
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.selectors import RUNS_METRIC, effective_plan, run_start_context, usage_window_bounds
+from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
 from billing.services import credits_charge, credits_refund, usage_consume, usage_release_at
-from files.services import (
-    storage_object_delete,
-    storage_object_store,
-    storage_objects_attach,
-    storage_objects_delete_for_run,
-)
+from files.models import StorageObject
+from files.services import storage_objects_attach, storage_objects_delete_for_run
 from history.exceptions import (
     IdempotencyKeyReused,
     IllegalTransition,
@@ -54,7 +49,7 @@ from history.exceptions import (
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from stats.services import stats_record_finish, stats_record_start
 from tools.registry import get_tool
-from versatools.errors import Conflict, NotFound, ServiceError
+from versatools.errors import Conflict
 from versatools.retry import retry_on_lock_conflict
 from versatools.sqlfiles import run_query
 
@@ -70,7 +65,7 @@ class RunStart:
     created: bool
 
 
-def _fingerprint(*, tool_id: str, input_file_name: str, input_bytes: int, input_sha256: str = "") -> str:
+def run_fingerprint(*, tool_id: str, input_file_name: str, input_bytes: int, input_sha256: str = "") -> str:
     # The content's own hash: a different file of the same name and size is a
     # different request (409), not a replay.
     payload = json.dumps([tool_id, input_file_name, input_bytes, input_sha256])
@@ -105,7 +100,7 @@ def run_start(
     run has been deleted (by its owner, or expired and cleaned up) is free
     again: it starts a new run, charged like any other.
     """
-    fingerprint = _fingerprint(
+    fingerprint = run_fingerprint(
         tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes, input_sha256=input_sha256
     )
     # Twice at most: the second attempt only after the key's original run
@@ -382,191 +377,6 @@ def _fail_unfinished(*, run_ids: list[uuid.UUID], reason: str, user_id: uuid.UUI
             continue  # finished meanwhile
 
 
-@dataclass(frozen=True)
-class Upload:
-    file: IO[bytes]
-    name: str | bytes
-
-
-def run_submit(
-    *,
-    user_id: uuid.UUID,
-    tool_id: str,
-    uploads: list[Upload],
-    idempotency_key: str,
-) -> RunStart:
-    """Take uploaded inputs and start a run on them (``POST /api/runs``); the work is queued.
-
-    Order matters for "bad input changes nothing": the uploads are checked
-    (count, names, sizes) before anything is written; a replayed key is
-    answered before anything is stored; the inputs are stored (row, then
-    blob; each sniffed for its type) before the run is charged; if any of
-    that is refused, what was stored is deleted again, so neither a credit
-    nor a file is left behind.
-    """
-    from files.validation import clean_file_name, measure_size, run_input_summary
-    from history.tasks import process_run
-
-    tool = get_tool(tool_id)
-    if tool is None:
-        raise UnknownTool(f"There is no tool {tool_id!r}.")
-    if not idempotency_key or len(idempotency_key) > 255:
-        raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
-    if not 1 <= len(uploads) <= tool.max_inputs:
-        raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
-    max_bytes = effective_plan(user_id=user_id).limits.max_file_bytes
-    names = [clean_file_name(upload.name) for upload in uploads]
-    total = sum(measure_size(upload.file, max_bytes=max_bytes) for upload in uploads)
-    summary = run_input_summary(names)
-    digest = _uploads_sha256([upload.file for upload in uploads])
-    fingerprint = _fingerprint(tool_id=tool_id, input_file_name=summary, input_bytes=total, input_sha256=digest)
-    original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-    if original is not None:
-        if original.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
-        return RunStart(run=original, created=False)
-
-    stored = []
-    try:
-        for upload, name in zip(uploads, names, strict=True):
-            stored.append(storage_object_store(user_id=user_id, content=upload.file, name=name, tool_id=tool.id))
-        result = run_start(
-            user_id=user_id,
-            tool_id=tool.id,
-            input_file_name=summary,
-            input_bytes=total,
-            idempotency_key=idempotency_key,
-            input_sha256=digest,
-            input_object_ids=tuple(obj.id for obj in stored),
-            metadata={"inputs": names} if len(names) > 1 else None,
-        )
-    except Exception:
-        _discard_uploads(user_id=user_id, stored=stored)
-        raise
-    if not result.created:  # a concurrent twin of this request won the key
-        _discard_uploads(user_id=user_id, stored=stored)
-        return result
-    run = result.run
-    # Robust: if the broker is down, the run stays PENDING and the stuck-run
-    # reaper fails and refunds it; the request itself has succeeded.
-    transaction.on_commit(lambda: process_run.delay(str(run.id)), robust=True)
-    return result
-
-
-def _discard_uploads(*, user_id: uuid.UUID, stored: list[Any]) -> None:
-    """Delete inputs stored for a start that did not happen (already gone, e.g. with their user: fine)."""
-    for obj in stored:
-        with suppress(NotFound):
-            storage_object_delete(user_id=user_id, object_id=obj.id)
-
-
-def _uploads_sha256(files: list[IO[bytes]]) -> str:
-    """One sha256 over every input's bytes, in order (each file left at its start)."""
-    digest = hashlib.sha256()
-    for content in files:
-        content.seek(0)
-        while chunk := content.read(1 << 20):
-            digest.update(chunk)
-        # Each file's end is marked, so moving bytes between files changes the digest.
-        digest.update(b"\x00--end-of-file--\x00")
-        content.seek(0)
-    return digest.hexdigest()
-
-
-def run_process(*, run_id: uuid.UUID) -> None:
-    """Do a PENDING run's work: PROCESSING, the tool, the output stored, then COMPLETED.
-
-    Any way it can go wrong ends the run FAILED with a readable message and
-    its credits refunded: a corrupt or hostile input (ToolInputError), an
-    output the plan cannot store, storage going away, or a bug in the tool
-    (logged with its traceback). A run another worker already took is left
-    alone, so a redelivered task is harmless.
-    """
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from files import storage
-    from files.models import ObjectRole, StorageObject
-    from tools.contract import ToolInput, ToolInputError
-
-    try:
-        run_mark_processing(run_id=run_id)
-    except (IllegalTransition, RunNotFound) as error:
-        logger.info("run not processed run_id=%s reason=%s", run_id, error)
-        return
-    run = History.objects.filter(id=run_id).first()
-    if run is None:  # deleted by its owner the moment it was taken
-        return
-    tool = get_tool(run.tool_id)
-    if tool is None:
-        _fail_quietly(run_id=run_id, error_message=f"The tool {run.tool_id!r} no longer exists.")
-        return
-    objects = list(StorageObject.objects.filter(run_id=run_id, role=ObjectRole.INPUT).order_by("created_at", "id"))
-    opened: list[ToolInput] = []
-    try:
-        for obj in objects:
-            backend = storage.backend_for(obj.provider, obj.bucket)
-            opened.append(
-                ToolInput(
-                    name=obj.original_name,
-                    content_type=obj.content_type,
-                    size=obj.size,
-                    file=storage.open_for_read(backend=backend, key=obj.key),
-                )
-            )
-        if not opened:
-            raise ToolInputError("The run has no input file.")
-        output = tool.process(opened)
-    except ToolInputError as error:
-        _fail_quietly(run_id=run_id, error_message=str(error))
-        return
-    except SoftTimeLimitExceeded:
-        _fail_quietly(run_id=run_id, error_message="The tool took too long and was stopped.")
-        return
-    except Exception:
-        if not History.objects.filter(id=run_id, status=RunStatus.PROCESSING).exists():
-            # Deleted (its inputs with it) or reaped while the tool read them: not a crash.
-            logger.info("run gone while processing run_id=%s tool=%s", run_id, run.tool_id)
-            return
-        logger.exception("tool crashed run_id=%s tool=%s", run_id, run.tool_id)
-        _fail_quietly(run_id=run_id, error_message="The tool failed unexpectedly; your credits were refunded.")
-        return
-    finally:
-        for source in opened:
-            source.file.close()
-    try:
-        stored = storage_object_store(
-            user_id=run.user_id, content=output.content, name=output.file_name, run_id=run_id, role=ObjectRole.OUTPUT
-        )
-    except ServiceError as error:
-        _fail_quietly(run_id=run_id, error_message=f"The result could not be stored: {error.message}")
-        return
-    try:
-        run_complete(
-            run_id=run_id,
-            output_file_name=stored.original_name,
-            bytes_out=stored.size,
-            file_key=stored.key,
-            metadata=output.metadata,
-        )
-    except BaseException as error:
-        # Not completed (the reaper or the owner got there first, or the task
-        # was stopped): the output must not outlive this attempt.
-        with suppress(NotFound):
-            storage_object_delete(user_id=run.user_id, object_id=stored.id)
-        if isinstance(error, (IllegalTransition, RunNotFound)):
-            logger.info("run finished elsewhere run_id=%s reason=%s", run_id, error)
-            return
-        raise
-
-
-def _fail_quietly(*, run_id: uuid.UUID, error_message: str) -> None:
-    """run_fail, unless the run was failed or deleted meanwhile (then there is nothing to do)."""
-    try:
-        run_fail(run_id=run_id, error_message=error_message)
-    except (IllegalTransition, RunNotFound) as error:
-        logger.info("run not failed run_id=%s reason=%s", run_id, error)
-
-
 def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
     """An operator's "expire now": the runs and their files expire at once; cleanup deletes them.
 
@@ -574,8 +384,6 @@ def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
     (blob, then row), exactly as if their time had run out. Runs already
     expired are left as they are. Returns how many runs this call expired.
     """
-    from files.models import StorageObject
-
     ids = list(run_ids)
     _fail_unfinished(run_ids=ids, reason="The run was expired by an operator before it finished.")
     now = timezone.now()

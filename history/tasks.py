@@ -4,7 +4,8 @@ import uuid
 
 from celery import shared_task
 
-from history.services import run_process, runs_reap_stuck
+from history.processing import run_process
+from history.services import runs_reap_stuck
 
 
 @shared_task(name="history.tasks.reap_stuck_runs", acks_late=True)

@@ -179,4 +179,5 @@ def _parse_with_strict_names(request: HttpRequest) -> None:
             request._mark_post_parse_error()  # type: ignore[attr-defined]
             raise
 
-    request.parse_file_upload = parse_file_upload  # type: ignore[method-assign]
+    # Shadows the method for this request only; mypy compares it with the method, self included.
+    request.parse_file_upload = parse_file_upload  # type: ignore[method-assign,assignment]

@@ -21,7 +21,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     reap_every = 5 * MINUTE
     return {
         # Expired files and runs really disappear: owed deletes, expired
-        # objects, expired runs (files/services.py storage_cleanup_expired).
+        # objects, expired runs (files/cleanup.py storage_cleanup_expired).
         # Seed 000 says daily; every CLEANUP_INTERVAL_MINUTES (15) keeps a
         # file's life close to its promised expiry.
         "storage-cleanup-expired": {

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
+from files.cleanup import storage_cleanup_expired
 from files.models import StorageDeletion, StorageObject
-from files.services import storage_cleanup_expired, storage_object_store
+from files.services import storage_object_store
 from files.tests.conftest import manage, subprocess_env
 from history.models import History
 

@@ -15,7 +15,8 @@ from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
 from files import storage
 from files.models import StorageDeletion, StorageObject
-from files.services import storage_object_store, storage_reconcile
+from files.reconcile import storage_reconcile
+from files.services import storage_object_store
 from history.models import History
 
 PDF = b"%PDF-1.4\n%%EOF\n"

@@ -22,13 +22,10 @@ from django.db.models import Sum
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
 from files import storage
+from files.cleanup import storage_cleanup_expired, storage_deletions_process
 from files.models import ObjectRole, StorageDeletion, StorageObject
-from files.services import (
-    storage_cleanup_expired,
-    storage_deletions_process,
-    storage_object_store,
-    storage_reconcile,
-)
+from files.reconcile import storage_reconcile
+from files.services import storage_object_store
 from files.tests.conftest import test_database_url as database_url
 from history.models import History, RunStatus
 from history.services import run_delete

@@ -23,9 +23,11 @@ from django.utils import timezone
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
+from files.cleanup import storage_cleanup_expired
 from files.exceptions import StorageUnavailable
 from files.models import StorageDeletion, StorageObject
-from files.services import storage_cleanup_expired, storage_object_store, storage_reconcile
+from files.reconcile import storage_reconcile
+from files.services import storage_object_store
 from files.tests.conftest import manage, subprocess_env
 from history.models import History
 

@@ -323,7 +323,7 @@ def test_owner_and_operator_deletes_go_through_the_same_path(fs_storage, make_us
 
 @pytest.mark.django_db(transaction=True)
 def test_blob_delete_that_fails_after_commit_is_left_owed_for_cleanup(s3_storage, user, make_run):
-    from files.services import storage_cleanup_expired
+    from files.cleanup import storage_cleanup_expired
 
     run = make_run(user)
     obj = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)

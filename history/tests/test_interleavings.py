@@ -40,8 +40,9 @@ from django.utils import timezone
 from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription, UsageCounter
 from billing.selectors import RUNS_METRIC, STORAGE_METRIC
 from billing.services import credit_balance_open
+from files.cleanup import storage_cleanup_expired
 from files.models import StorageDeletion, StorageObject
-from files.services import storage_cleanup_expired, storage_reconcile
+from files.reconcile import storage_reconcile
 from files.tests.conftest import s3_server, s3_storage, wait_until  # noqa: F401
 from files.tests.conftest import test_database_url as database_url
 from history.models import UNFINISHED_STATUSES, History, RunStatus

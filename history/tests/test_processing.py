@@ -13,7 +13,7 @@ from billing.services import credit_balance_open
 from files.models import StorageObject
 from files.tests.conftest import fs_storage  # noqa: F401  (shared storage fixture)
 from history.models import History, RunStatus
-from history.services import Upload, run_process, run_submit
+from history.processing import Upload, run_process, run_submit
 from tools import registry
 from tools.tests.test_tools import pdf_bytes, png_bytes
 

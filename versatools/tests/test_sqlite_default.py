@@ -29,7 +29,8 @@ from billing.services import credit_balance_open
 from history.models import History
 from billing.models import UsageCounter
 from files.models import StorageDeletion, StorageObject
-from history.services import Upload, run_delete, run_fail, run_mark_processing, run_start, run_submit
+from history.processing import Upload, run_submit
+from history.services import run_delete, run_fail, run_mark_processing, run_start
 from stats.models import UserStats
 from tools.tests.test_tools import png_bytes
 user = User.objects.create_user(email="second@example.com", password="x")

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from files.cleanup import CleanupResult, storage_cleanup_expired
 from files.selectors import storage_cleanup_preview
-from files.services import CleanupResult, storage_cleanup_expired
 
 
 def positive_int(raw: str) -> int:

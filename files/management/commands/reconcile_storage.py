@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from files.services import ReconcileResult, storage_reconcile
+from files.reconcile import ReconcileResult, storage_reconcile
 
 
 def non_negative_float(raw: str) -> float:

@@ -1,0 +1,273 @@
+"""Expiry cleanup: what has expired or is owed a delete leaves storage, then the table.
+
+Blob first, then row, in the transaction that claimed the row: a row without
+its object is harmless, an object without its row is an orphan nobody will
+find. Each batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED, so
+parallel cleaners never take the same row and never wait for each other.
+Rows are forgotten with plain SQL after telling the storage_objects_deleted
+trigger that their blobs are already gone (``blobs_deleted_here``); the
+trigger still gives their bytes back to each owner's quota.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from files import storage
+from files.models import StorageDeletion, StorageObject
+from versatools.sqlfiles import run_query
+
+logger = logging.getLogger(__name__)
+
+
+class Blob(NamedTuple):
+    id: Any
+    key: str
+    provider: str
+    bucket: str
+    user_id: uuid.UUID | None = None
+    size: int = 0
+
+
+@dataclass
+class CleanupResult:
+    objects_deleted: int = 0  # blobs confirmed gone (deleted now or already absent)
+    objects_missing: int = 0  # of those, already absent (filesystem only can tell)
+    object_rows_deleted: int = 0
+    runs_deleted: int = 0
+    deletions_completed: int = 0  # StorageDeletion rows (deletes owed after commit) finished
+    bytes_released: int = 0
+    failed_keys: int = 0  # keys storage refused to delete; their rows stay
+    storage_failures: int = 0  # batches cut short by a storage that did not answer
+    storage_requests: int = 0
+    claimed: int = 0
+    batches: int = 0
+    error: str = ""
+    transient: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.objects_deleted} object(s) deleted ({self.objects_missing} already gone), "
+            f"{self.object_rows_deleted} object row(s), {self.runs_deleted} run(s), "
+            f"{self.deletions_completed} owed delete(s) finished, {self.bytes_released} byte(s) released; "
+            f"{self.failed_keys} key(s) refused, {self.storage_failures} storage failure(s)"
+        )
+        return f"{line}: {self.error}" if self.error else line
+
+
+def storage_deletions_process(*, ids: Iterable[int] = (), keys: Iterable[str] = ()) -> CleanupResult:
+    """Delete the blobs owed by these StorageDeletion rows (by id or by key), then the rows."""
+    result = CleanupResult()
+    ids, keys = list(ids), list(keys)
+    with transaction.atomic(durable=True):
+        rows = list(
+            StorageDeletion.objects.select_for_update(skip_locked=True)
+            .filter(Q(id__in=ids) | Q(key__in=keys))
+            .values_list("id", "key", "provider", "bucket")
+        )
+        _finish_deletions([Blob(*row) for row in rows], result)
+    return result
+
+
+class _Cursor(NamedTuple):
+    at: Any
+    id: Any
+
+
+def storage_cleanup_expired(
+    *,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+    on_batch: Callable[[CleanupResult], None] | None = None,
+) -> CleanupResult:
+    """Delete what has expired: owed deletes, expired runs with their objects, other expired objects.
+
+    Each batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own
+    transaction, so parallel cleanups never take the same row; blobs are
+    deleted first, then the rows whose blobs storage confirmed. A storage
+    that stops answering ends the pass: the rows it did not confirm stay for
+    the next one. ``limit`` caps the rows claimed in this pass.
+    """
+    now = now or timezone.now()
+    size = batch_size or settings.CLEANUP_BATCH_SIZE
+    result = CleanupResult()
+    started = time.monotonic()
+    for phase in (_deletions_batch, _expired_runs_batch, _expired_objects_batch):
+        cursor: _Cursor | None = None
+        while not result.storage_failures:
+            room = size if limit is None else min(size, limit - result.claimed)
+            if room <= 0:
+                break
+            claimed, cursor = phase(now=now, size=room, cursor=cursor, result=result)
+            if not claimed:
+                break
+            result.claimed += claimed
+            result.batches += 1
+            if on_batch is not None:
+                on_batch(result)
+    log = logger.warning if result.storage_failures or result.failed_keys else logger.info
+    log("Storage cleanup in %.1fs: %s", time.monotonic() - started, result.summary())
+    return result
+
+
+def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+    with transaction.atomic(durable=True):
+        query = StorageDeletion.objects.select_for_update(skip_locked=True).order_by("id")
+        if cursor is not None:
+            query = query.filter(id__gt=cursor.id)
+        rows = [Blob(*row) for row in query.values_list("id", "key", "provider", "bucket")[:size]]
+        if rows:
+            _finish_deletions(rows, result)
+    return len(rows), _Cursor(None, rows[-1].id) if rows else cursor
+
+
+class _Undo(Exception):
+    """Roll a cleanup batch back: storage did not confirm every blob."""
+
+
+def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+    # The hot path (most expired blobs belong to expired runs): runs and their
+    # object rows are deleted by the statement that claims them, the blobs
+    # next, and the commit makes it final only if storage confirmed them all.
+    # Two round trips per batch (take, commit) when all goes well.
+    confirmed: list[str] = []
+    try:
+        with transaction.atomic(durable=True):
+            _blobs_deleted_here()
+            rows = run_query(
+                "storage_cleanup_take_runs",
+                {
+                    "now": now,
+                    "after_at": cursor.at if cursor else None,
+                    "after_id": cursor.id if cursor else None,
+                    "size": size,
+                },
+            )
+            if not rows:
+                return 0, cursor
+            run_ids = list(dict.fromkeys(row["run_id"] for row in rows))
+            blobs = [
+                Blob(row["object_id"], row["key"], row["provider"], row["bucket"], size=row["size"])
+                for row in rows
+                if row["object_id"] is not None
+            ]
+            gone = blobs_delete(blobs, result)
+            confirmed = [blob.id for blob in blobs if blob.key in gone]
+            if len(confirmed) < len(blobs):
+                raise _Undo
+    except _Undo:
+        # Rows back as they were; forget only what storage confirmed. A crash
+        # right here leaves rows whose blobs are gone: the next pass finds
+        # them already deleted.
+        with transaction.atomic(durable=True):
+            _forget(object_ids=confirmed, run_ids=run_ids, result=result)
+    else:
+        result.runs_deleted += len(run_ids)
+        result.object_rows_deleted += len(blobs)
+        result.bytes_released += sum(blob.size for blob in blobs)
+    return len(run_ids), _Cursor(rows[-1]["run_expires_at"], rows[-1]["run_id"])
+
+
+def _expired_objects_batch(
+    *, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult
+) -> tuple[int, Any]:
+    # Expired objects whose run lives on (or that have no run).
+    with transaction.atomic(durable=True):
+        query = (
+            StorageObject.objects.select_for_update(skip_locked=True)
+            # deleted_at IS NULL: the partial index storage_objects_expiry_idx.
+            .filter(deleted_at__isnull=True, expires_at__lte=now)
+            .order_by("expires_at", "id")
+        )
+        if cursor is not None:
+            query = query.filter(
+                Q(expires_at__gt=cursor.at) | Q(expires_at=cursor.at, id__gt=cursor.id), expires_at__gte=cursor.at
+            )
+        rows = list(query.values_list("id", "key", "provider", "bucket", "expires_at")[:size])
+        if rows:
+            blobs = [Blob(*row[:4]) for row in rows]
+            gone = blobs_delete(blobs, result)
+            _forget(object_ids=[blob.id for blob in blobs if blob.key in gone], run_ids=[], result=result)
+    return len(rows), _Cursor(rows[-1][4], rows[-1][0]) if rows else cursor
+
+
+def blobs_delete(blobs: list[Blob], result: CleanupResult) -> set[str]:
+    """Delete blobs, grouped by where they live. The keys confirmed gone."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for blob in blobs:
+        groups[(blob.provider, blob.bucket)].append(blob.key)
+    gone: set[str] = set()
+    for (provider, bucket), keys in groups.items():
+        try:
+            outcome = storage.delete_keys(backend=storage.backend_for(provider, bucket), keys=keys)
+        except storage.StorageDeleteFailed as failure:
+            outcome = failure.outcome
+            result.storage_failures += 1
+            result.error = str(failure)
+            result.transient = failure.transient
+            logger.warning("Storage delete failed (%s); %d key(s) left for the next pass.", failure, len(keys))
+        result.storage_requests += outcome.requests
+        result.objects_deleted += len(outcome.deleted)
+        result.objects_missing += outcome.missing
+        result.failed_keys += len(outcome.failed)
+        for key, reason in list(outcome.failed.items())[:5]:
+            logger.warning("Storage refused to delete %s: %s", key, reason)
+        gone.update(outcome.deleted)
+        if result.storage_failures:
+            break
+    return gone
+
+
+def _uuid_array(ids: Iterable[Any]) -> str:
+    # One array literal: binding a list would quote each of 1,000 elements in Python.
+    return "{" + ",".join(str(value) for value in ids) + "}"
+
+
+def _blobs_deleted_here() -> None:
+    """Tell the storage_objects_deleted trigger that this transaction deletes its blobs itself."""
+    run_query("storage_blobs_deleted_by_caller", {})
+
+
+def _forget(*, object_ids: list[Any], run_ids: list[Any], result: CleanupResult) -> None:
+    """Delete confirmed-gone object rows (the trigger gives their bytes back) and claimed runs left without objects.
+
+    Must run inside the caller's transaction (the flag below is transaction-local).
+    """
+    if not object_ids and not run_ids:
+        return
+    _blobs_deleted_here()
+    [forgotten] = run_query(
+        "storage_cleanup_forget",
+        {"object_ids": _uuid_array(object_ids), "run_ids": _uuid_array(run_ids)},
+    )
+    result.object_rows_deleted += forgotten["object_rows_deleted"]
+    result.bytes_released += int(forgotten["bytes_released"])
+    result.runs_deleted += forgotten["runs_deleted"]
+
+
+def objects_forget(blobs: list[Blob], result: CleanupResult) -> None:
+    _forget(object_ids=[blob.id for blob in blobs], run_ids=[], result=result)
+
+
+def _finish_deletions(rows: list[Blob], result: CleanupResult) -> None:
+    gone = blobs_delete(rows, result)
+    done = [row.id for row in rows if row.key in gone]
+    if done:
+        StorageDeletion.objects.filter(id__in=done).delete()
+    result.deletions_completed += len(done)
