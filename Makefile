@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PGBOUNCER_DATABASE_URL ?= postgres://postgres@127.0.0.1:6432/versatools_pgb?pgbouncer=true
 PGBOUNCER_DIRECT_URL ?= postgres://postgres@127.0.0.1:5432/versatools_pgb
 
-.PHONY: run test install install-dev services lint bench clean
+.PHONY: run test test-fast install install-dev services lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,20 @@ test: install-dev services browser
 	DATABASE_URL='$(PGBOUNCER_DATABASE_URL)' DIRECT_URL='$(PGBOUNCER_DIRECT_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
 		$(BIN)/pytest --through-pgbouncer
 
+# The quick loop while developing: PostgreSQL only, no PgBouncer pass, and
+# without the tests marked slow (they start processes: workers, gunicorn,
+# browsers, pg_dump). CI (`make test`) runs everything.
+test-fast: install-dev
+	./scripts/ensure-services.sh
+	DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' $(BIN)/pytest -m "not slow"
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy with django-stubs over the application code (config in pyproject.toml).
+typecheck: install-dev
+	$(BIN)/mypy
 
 bench: install-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/run.py

@@ -178,6 +178,24 @@ def django_db_setup(django_db_setup: None) -> Any:
     settings.DIRECT_DATABASE = {**direct}
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_flush_owes_no_deletes(request: pytest.FixtureRequest) -> None:
+    """On SQLite, start each database test with no owed deletes.
+
+    Between transactional tests Django empties the tables with DELETE
+    (PostgreSQL: TRUNCATE, which fires no row trigger), so the SQLite
+    storage_objects_deleted trigger owes the flushed objects' blobs again:
+    the next test would find StorageDeletion rows it never caused.
+    """
+    if on_postgres() or not touches_database(request.node):
+        return
+    request.getfixturevalue("django_db_setup")
+    from files.models import StorageDeletion
+
+    with request.getfixturevalue("django_db_blocker").unblock():
+        StorageDeletion.objects.all().delete()
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from accounts.models import User

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import User
 from billing.admin import adjust_credits_response
 from billing.models import CreditBalance, Subscription
+from core.admin import ServiceActionsMixin
 from history.models import History
-from versatools.admin import ServiceActionsMixin
 
 NEWEST_RUNS = 10
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -12,11 +12,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_operator_group, dispatch_uid="accounts.operator_group_sync")
-        from accounts.models import User
-        from accounts.signals import open_account_of_new_user
-
-        # One rule for every new user: the default plan and its credits (billing.services.account_open).
-        post_save.connect(open_account_of_new_user, sender=User, dispatch_uid="accounts.open_account_of_new_user")
 
 
 def _sync_operator_group(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

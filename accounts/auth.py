@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts.models import User
-from versatools.errors import ServiceError
+from core.errors import ServiceError
 
 
 class InvalidToken(ServiceError):

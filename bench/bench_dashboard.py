@@ -5,6 +5,12 @@ through the same middleware: the floor of a request here. Requests go through
 Django's full stack in-process (WSGI handler, middleware, token auth, RLS
 context, serialization); no network.
 
+And the cost of row level security: the same endpoint with the API's RLS
+wrap (versatools.rls.rls_api_reads: a transaction, the role switch, the
+policies on every read) and without it (rls_as_user replaced by a no-op, so
+the reads run in autocommit as the table owner, as before the wrap), the two
+interleaved request by request.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/versatools python bench/bench_dashboard.py [--big 1000000]
 """
 
@@ -45,6 +51,7 @@ def main() -> None:
 
     django.setup()
     import logging
+    from contextlib import nullcontext
 
     import jwt
     from django.db import connection, reset_queries
@@ -53,6 +60,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import path
 
+    import versatools.rls
     from demo.services import demo_seed
     from history.models import History
 
@@ -64,6 +72,21 @@ def main() -> None:
             return JsonResponse({"one": cursor.fetchone()[0]})
 
     import versatools.urls
+
+    rls_as_user = versatools.rls.rls_as_user
+
+    def without_rls(user_id, **_):
+        return nullcontext()
+
+    def wrap(enabled: bool) -> None:
+        # rls_api_reads looks rls_as_user up in its module at each request.
+        versatools.rls.rls_as_user = rls_as_user if enabled else without_rls
+
+    def statements_of(client) -> list[dict]:
+        reset_queries()  # the request_started signal empties the log; start from empty too
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/dashboard").status_code == 200
+        return [q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
 
     module = type(sys)("bench_urls")
     module.urlpatterns = [path("bench/select1", select_one), *versatools.urls.urlpatterns]
@@ -85,16 +108,20 @@ def main() -> None:
             for _ in range(20):  # warm-up
                 assert client.get("/api/dashboard").status_code == 200
                 client.get("/bench/select1")
-            reset_queries()  # the request_started signal empties the log; start from empty too
-            with CaptureQueriesContext(connection) as queries:
-                client.get("/api/dashboard")
-            statements = [q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
-            dashboard, bare = [], []
-            for _ in range(args.requests):
-                started = time.perf_counter()
-                response = client.get("/api/dashboard")
-                dashboard.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200
+            wrap(False)
+            plain_statements = statements_of(client)
+            wrap(True)
+            statements = statements_of(client)
+            dashboard, plain, bare = [], [], []
+            for i in range(args.requests):
+                pair = ((True, dashboard), (False, plain))
+                for enabled, samples in pair if i % 2 else pair[::-1]:  # neither always goes first
+                    wrap(enabled)
+                    started = time.perf_counter()
+                    response = client.get("/api/dashboard")
+                    samples.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200
+                wrap(True)
                 started = time.perf_counter()
                 client.get("/bench/select1")
                 bare.append((time.perf_counter() - started) * 1000)
@@ -103,14 +130,22 @@ def main() -> None:
             "user_runs": heaviest["n"],
             "p50": statistics.median(dashboard),
             "p95": percentile(dashboard, 0.95),
+            "plain_p50": statistics.median(plain),
+            "plain_p95": percentile(plain, 0.95),
             "bare_p50": statistics.median(bare),
             "bare_p95": percentile(bare, 0.95),
             "queries": len(statements),
+            "plain_queries": len(plain_statements),
         }
         print(
             f"  {label:>10} rows={result['rows']:>9,} user runs={result['user_runs']:>7,}  dashboard p50 "
             f"{result['p50']:6.2f} ms p95 {result['p95']:6.2f} ms  | SELECT 1 view p50 {result['bare_p50']:5.2f} ms "
             f"p95 {result['bare_p95']:5.2f} ms | {result['queries']} queries"
+        )
+        print(
+            f"  {'':>10} without the RLS wrap: p50 {result['plain_p50']:6.2f} ms p95 {result['plain_p95']:6.2f} ms, "
+            f"{result['plain_queries']} queries, no transaction | RLS costs p50 "
+            f"{result['p50'] - result['plain_p50']:+.2f} ms, p95 {result['p95'] - result['plain_p95']:+.2f} ms"
         )
         return result
 
@@ -123,6 +158,10 @@ def main() -> None:
     print(
         f"  p95 ratio big/small: {big['p95'] / small['p95']:.2f} (aim <= 1.3); "
         f"dashboard p95 / SELECT 1 p95: {floor_small:.1f}x small, {floor_big:.1f}x big"
+    )
+    print(
+        f"  p95 with / without the RLS wrap: {small['p95'] / small['plain_p95']:.2f} small, "
+        f"{big['p95'] / big['plain_p95']:.2f} big"
     )
 
 

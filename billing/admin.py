@@ -30,10 +30,10 @@ from billing.models import (
     UsageCounter,
 )
 from billing.services import credits_adjust
-from tools.registry import all_tools, get_tool
 
 # Balances, ledger and counters change only through billing.services, with their ledger rows.
-from versatools.admin import EstimatedCountPaginator, ReadOnlyAdmin
+from core.admin import EstimatedCountPaginator, ReadOnlyAdmin
+from tools.registry import all_tools, get_tool
 
 
 @admin.register(Plan)

@@ -1,4 +1,4 @@
-"""JSON endpoint for the plan catalog (seed 001)."""
+"""JSON endpoint for the plan catalog."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from billing.selectors import plans_active
-from versatools.schemas import with_errors
+from core.schemas import with_errors
 
 router = Router(tags=["plans"])
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from versatools.errors import ServiceError
+from core.errors import ServiceError
 
 
 class InsufficientCredits(ServiceError):

@@ -1,4 +1,4 @@
-"""Credits, plans, subscriptions and usage windows (seeds 001 to 004)."""
+"""Credits, plans, subscriptions and usage windows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import F, Q
 
 
 class Plan(models.Model):
-    """A plan in the catalog (seed 001) with the limits the product enforces."""
+    """A plan in the catalog with the limits the product enforces."""
 
     class Window(models.TextChoices):
         DAY = "day"
@@ -68,7 +68,7 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class Subscription(models.Model):
-    """One per user (seed 004)."""
+    """One per user."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription")
@@ -96,7 +96,7 @@ class Subscription(models.Model):
 
 
 class SubscriptionEvent(models.Model):
-    """Append-only log of every subscription change (seed 001)."""
+    """Append-only log of every subscription change."""
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription_events")
@@ -147,7 +147,7 @@ class OperationType(models.TextChoices):
 
 
 class CreditLedgerEntry(models.Model):
-    """Every change of a balance (seed 001's UsageHistory).
+    """Every change of a balance.
 
     ``credits`` is positive for usage and negative for refunds and grants, so
     that the sum of a user's entries is what they have spent net.
@@ -182,7 +182,7 @@ class CreditLedgerEntry(models.Model):
 
 
 class UsageCounter(models.Model):
-    """A metric counted in a time window (seed 004); a new period is a new row."""
+    """A metric counted in a time window; a new period is a new row."""
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_counters")
@@ -207,7 +207,7 @@ class UsageCounter(models.Model):
 
 
 class AdminSettings(models.Model):
-    """Operator settings singleton (seed 001): per-tool costs and switches, defaults in code."""
+    """Operator settings singleton: per-tool costs and switches, defaults in code."""
 
     SINGLETON_ID = "singleton"
 

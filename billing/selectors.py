@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.models import AdminSettings, Plan, SubscriptionStatus
-from versatools.sqlfiles import Row, run_query
+from core.sqlfiles import Row, run_query
 
 # Subscriptions in these states can grant their plan's limits (a trial only
 # until it ends): the rule itself is sql/queries/fragments/effective_plan.sql.
@@ -110,7 +110,7 @@ def default_plan() -> Plan | None:
 
 
 def plans_active() -> list[Plan]:
-    """The catalog shown on the pricing page (seed 001): active plans in sort order."""
+    """The catalog shown on the pricing page: active plans in sort order."""
     return list(Plan.objects.filter(active=True).order_by("sort_order", "name"))
 
 

@@ -38,7 +38,7 @@ from billing.models import (
     SubscriptionStatus,
     UsageCounter,
 )
-from versatools.sqlfiles import run_query
+from core.sqlfiles import run_query
 
 OPENING_GRANT_KEY = "opening-grant"
 
@@ -106,7 +106,7 @@ class AccountOpened:
 def account_open(*, user_id: uuid.UUID) -> AccountOpened:
     """Start a new user on the default plan: its subscription and its credits as an opening grant.
 
-    Called for every new user, however created (``accounts.signals``: a
+    Called for every new user, however created (``billing.signals``: a
     post_save receiver, so create_user, createsuperuser, the admin and
     get_or_create all pass through it). Idempotent and safe when two calls
     race: the subscription is unique per user (get_or_create re-reads the
@@ -301,7 +301,7 @@ def subscription_change(
     trial_ends_at: datetime | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Subscription:
-    """Create or change a user's one subscription and append its event (seeds 001 and 004)."""
+    """Create or change a user's one subscription and append its event."""
     if status not in SubscriptionStatus.values:
         raise InvalidSubscription(f"{status!r} is not a subscription status.")
     plan = Plan.objects.filter(key=plan_key).first()

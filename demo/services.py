@@ -1,4 +1,4 @@
-"""Demo data for the dashboard and the admin (seeds 000 and 003).
+"""Demo data for the dashboard and the admin.
 
 Deterministic: every id, name, timestamp and number derives from the seed and
 the anchor time, so two runs with the same arguments produce the same rows.
@@ -35,14 +35,14 @@ from billing.selectors import (
     usage_window_bounds,
 )
 from billing.services import catalog_load, usage_consume
+from core.errors import Conflict, ServiceError
+from core.sqlfiles import read_sql
 from demo.samples import sample_output
 from files import storage
 from files.cleanup import storage_deletions_process
 from files.models import ObjectRole, StorageObject
 from history.models import History, RunStatus
 from tools.registry import all_tools
-from versatools.errors import Conflict, ServiceError
-from versatools.sqlfiles import read_sql
 
 DEMO_EMAIL_DOMAIN = "demo.versatools.local"
 RUNS_PER_STATEMENT = 50_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
+from core.admin import EstimatedCountPaginator, ReadOnlyAdmin
 from files.models import StorageDeletion, StorageObject
-from versatools.admin import EstimatedCountPaginator, ReadOnlyAdmin
 
 
 @admin.register(StorageObject)

@@ -25,9 +25,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.sqlfiles import run_query
 from files import storage
 from files.models import StorageDeletion, StorageObject
-from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
 

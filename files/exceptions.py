@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from versatools.errors import ServiceError
+from core.errors import ServiceError
 
 
 class UploadInvalid(ServiceError):

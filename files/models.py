@@ -18,7 +18,7 @@ class ObjectRole(models.TextChoices):
 
 
 class StorageObject(models.Model):
-    """A blob in object storage (seed 001). Its row exists before or with the blob itself."""
+    """A blob in object storage. Its row exists before or with the blob itself."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="storage_objects")
@@ -28,7 +28,7 @@ class StorageObject(models.Model):
     role = models.CharField(max_length=16, choices=ObjectRole.choices, default=ObjectRole.INPUT)
     provider = models.CharField(max_length=16, choices=StorageProvider.choices, default=StorageProvider.FILESYSTEM)
     bucket = models.CharField(max_length=255, blank=True)
-    # {user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext} (seed 004); never built from the client's name.
+    # {user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext}; never built from the client's name.
     key = models.CharField(max_length=512, unique=True)
     # The client's file name, sanitized, for display and Content-Disposition only.
     original_name = models.CharField(max_length=255)

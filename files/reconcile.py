@@ -21,11 +21,11 @@ from django.db.models.functions import Collate
 from django.utils import timezone
 
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
+from core.retry import retry_on_lock_conflict
+from core.sqlfiles import run_query
 from files import storage
 from files.cleanup import Blob, CleanupResult, objects_forget
 from files.models import StorageDeletion, StorageObject
-from versatools.retry import retry_on_lock_conflict
-from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
 

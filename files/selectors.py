@@ -10,10 +10,9 @@ from datetime import datetime
 from django.core.files import File
 from django.utils import timezone
 
+from core.errors import NotFound
 from files import storage
 from files.models import StorageDeletion, StorageObject
-from history.models import History
-from versatools.errors import NotFound
 
 # Download URLs live at most this long (S3_SIGNED_URL_SECONDS may shorten it).
 DEFAULT_SIGNED_URL_SECONDS = 300
@@ -80,11 +79,15 @@ class CleanupPreview:
         )
 
 
-def storage_cleanup_preview(*, now: datetime | None = None) -> CleanupPreview:
-    """What a cleanup pass would take now (counts, for the dry run)."""
+def storage_cleanup_preview(*, expired_runs: int, now: datetime | None = None) -> CleanupPreview:
+    """What a cleanup pass would take now (counts, for the dry run).
+
+    ``expired_runs``: the caller asks history (``history.selectors.runs_expired_count``);
+    files does not read another app's table.
+    """
     now = now or timezone.now()
     return CleanupPreview(
         expired_objects=StorageObject.objects.filter(deleted_at__isnull=True, expires_at__lte=now).count(),
-        expired_runs=History.objects.filter(expires_at__lte=now).count(),
+        expired_runs=expired_runs,
         owed_deletes=StorageDeletion.objects.count(),
     )

@@ -32,14 +32,14 @@ from django.utils.dateparse import parse_datetime
 
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
 from billing.services import usage_consume
+from core.errors import NotFound
+from core.retry import retry_on_lock_conflict
+from core.sqlfiles import run_query
 from files import storage
 from files.cleanup import Blob, CleanupResult, blobs_delete, objects_forget
 from files.exceptions import StorageUnavailable
 from files.models import ObjectRole, StorageDeletion, StorageObject
 from files.validation import check_content_type, clean_file_name, measure_size
-from versatools.errors import NotFound
-from versatools.retry import retry_on_lock_conflict
-from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
 

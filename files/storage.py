@@ -132,7 +132,7 @@ def key_prefix() -> str:
 
 
 def build_key(*, user_id: uuid.UUID, entity: str, ext: str, at: datetime, object_id: uuid.UUID | None = None) -> str:
-    """``{user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext}`` (seed 004), under the app's prefix.
+    """``{user_id}/{entity}/{yyyy}/{mm}/{uuid}.{ext}``, under the app's prefix.
 
     Built only from values the server chose: the client's file name never
     becomes part of a path. ``object_id`` defaults to a fresh UUID (demo data

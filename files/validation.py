@@ -1,4 +1,4 @@
-"""Upload rules (seed 004): a clean name, a size limit, a type sniffed from the bytes.
+"""Upload rules: a clean name, a size limit, a type sniffed from the bytes.
 
 Nothing here trusts the client: the declared content type is ignored, the
 size is measured, and the name is only ever metadata (the object key is
@@ -15,6 +15,7 @@ from typing import IO
 
 import filetype
 
+from core.filenames import MAX_NAME_BYTES, shorten_file_name
 from files.exceptions import FileNameInvalid, FileTooLarge, FileTypeNotAllowed, UploadInvalid
 from tools.registry import all_tools, get_tool
 
@@ -30,12 +31,6 @@ SEED_ALLOWED_TYPES: dict[str, str] = {
 }
 # Enough for every signature filetype knows, and for a text/CSV guess.
 SNIFF_BYTES = 8192
-MAX_NAME_BYTES = 255
-# A name cut to fit ends its stem with this, so that nobody mistakes it for the whole name.
-CUT_MARK = "\u2026"  # "…"
-# The longest tail after the last dot kept whole when a name is cut: ".pdf",
-# ".webp", ".min.png"'s ".png". A longer one is part of the name, not a type.
-MAX_EXTENSION_CHARS = 16
 # Unicode categories that have no business in a file name shown to people:
 # controls (Cc), invisible formatting such as RTL overrides (Cf), surrogates (Cs).
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs"}
@@ -63,28 +58,6 @@ def clean_file_name(raw: str | bytes) -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise FileNameInvalid(f"The file name is longer than {MAX_NAME_BYTES} bytes.")
     return name
-
-
-def shorten_file_name(name: str, *, max_bytes: int = MAX_NAME_BYTES) -> str:
-    """``name`` if it fits in ``max_bytes`` of UTF-8, else its stem cut to fit, the extension kept.
-
-    For names this code builds from a client's name (a tool's output name,
-    a run's summary), which may already be near the limit: they must never
-    fail the 255 check or overflow ``varchar(255)``. The cut falls on a
-    character boundary and is marked with "…"; ``varchar`` counts characters
-    and the check counts bytes, and a character is at least one byte, so
-    fitting the bytes fits both.
-    """
-    if len(name.encode("utf-8")) <= max_bytes:
-        return name
-    stem, extension = os.path.splitext(name)
-    mark = len(CUT_MARK.encode("utf-8"))
-    if len(extension) > MAX_EXTENSION_CHARS or len(extension.encode("utf-8")) + mark >= max_bytes:
-        stem, extension = name, ""
-    budget = max_bytes - len(extension.encode("utf-8")) - mark
-    # Bytes cut mid-character leave an incomplete sequence at the end only: dropping it is the boundary.
-    kept = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip()
-    return f"{kept}{CUT_MARK}{extension}"
 
 
 def run_input_summary(names: list[str]) -> str:
@@ -154,7 +127,7 @@ def _looks_like_csv(text: str) -> bool:
 
 
 def allowed_types(tool_id: str | None = None) -> dict[str, str]:
-    """MIME type -> extension accepted for upload: seed 004's list, narrowed to what tools accept."""
+    """MIME type -> extension accepted for upload: PDF, images, text and CSV, narrowed to what some tool accepts."""
     if tool_id is not None:
         tool = get_tool(tool_id)
         if tool is None:

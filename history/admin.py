@@ -30,11 +30,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from billing.admin import adjust_credits_response
+from core.admin import EstimatedCountPaginator, ServiceActionsMixin
 from history.exceptions import IllegalTransition, RunNotFound
 from history.models import History, RunStatus
 from history.services import run_delete, run_fail, runs_expire_now
 from tools.registry import all_tools
-from versatools.admin import EstimatedCountPaginator, ServiceActionsMixin
 
 STATUS_COLOURS: dict[str, str] = {
     RunStatus.PENDING: "#6b7280",

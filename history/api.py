@@ -13,6 +13,7 @@ from ninja import File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from core.schemas import with_errors
 from files.models import ObjectRole, StorageObject
 from files.selectors import storage_object_download
 from history.exceptions import RunNotFound
@@ -21,7 +22,6 @@ from history.processing import Upload, run_submit
 from history.schemas import RunOut, RunPageOut
 from history.selectors import run_for_user, runs_page
 from history.services import run_delete
-from versatools.schemas import with_errors
 
 router = Router(tags=["runs"])
 

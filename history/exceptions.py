@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from versatools.errors import Conflict, NotFound, ServiceError
+from core.errors import Conflict, NotFound, ServiceError
 
 
 class UnknownTool(NotFound):

@@ -24,7 +24,7 @@ UNFINISHED_STATUSES = (RunStatus.PENDING, RunStatus.PROCESSING)
 
 
 class History(models.Model):
-    """One tool run (seed 000's History). Expires with its files; statistics outlive it."""
+    """One tool run. Expires with its files; statistics outlive it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No single-column index: history_user_newest_idx leads with user_id and

@@ -19,6 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
 from billing.selectors import effective_plan
+from core.errors import NotFound, ServiceError
 from files import storage
 from files.models import ObjectRole, StorageObject
 from files.services import storage_object_delete, storage_object_store
@@ -28,7 +29,6 @@ from history.models import History, RunStatus
 from history.services import RunStart, run_complete, run_fail, run_fingerprint, run_mark_processing, run_start
 from tools.contract import ToolInput, ToolInputError
 from tools.registry import get_tool
-from versatools.errors import NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,10 @@ from datetime import datetime
 
 from billing.selectors import effective_plan
 from history.exceptions import InvalidRunInput
-from history.models import History
+from history.models import History, RunStatus
 from tools.registry import all_tools, get_tool
+
+FINISHED_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def runs_page(
     status: str | None = None,
     tool_id: str | None = None,
 ) -> RunPage:
-    """A user's runs, newest first, keyset-paginated on (created_at, id) (seed 001).
+    """A user's runs, newest first, keyset-paginated on (created_at, id).
 
     Served by history_user_newest_idx (user_id, created_at DESC, id DESC): the
     cost of a page does not grow with the number of pages before it.
@@ -91,3 +93,8 @@ def run_upload_body_limit(*, user_id: uuid.UUID) -> int:
     per_file = effective_plan(user_id=user_id).limits.max_file_bytes
     most_files = max(tool.max_inputs for tool in all_tools())
     return most_files * (per_file + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES
+
+
+def runs_expired_count(*, now: datetime) -> int:
+    """Finished runs past their expiry: what the next cleanup pass deletes (unfinished ones wait for the reaper)."""
+    return History.objects.filter(expires_at__lte=now, status__in=FINISHED_STATUSES).count()

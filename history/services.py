@@ -17,7 +17,7 @@ locks the run before anything else, and a worker storing an output holds the
 run before it counts the bytes (files.services). Writers outside the app (a
 cascade from a deleted user, the Data API) cannot be ordered; the outermost
 transaction of each service is retried on a deadlock
-(``versatools.retry``), never answered with a 500.
+(``core.retry``), never answered with a 500.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from django.utils import timezone
 
 from billing.selectors import RUNS_METRIC, run_start_context, usage_window_bounds
 from billing.services import credits_charge, credits_refund, usage_consume, usage_release_at
+from core.errors import Conflict
+from core.retry import retry_on_lock_conflict
+from core.sqlfiles import run_query
 from files.models import StorageObject
 from files.services import storage_objects_attach, storage_objects_delete_for_run
 from history.exceptions import (
@@ -49,9 +52,6 @@ from history.exceptions import (
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from stats.services import stats_record_finish, stats_record_start
 from tools.registry import get_tool
-from versatools.errors import Conflict
-from versatools.retry import retry_on_lock_conflict
-from versatools.sqlfiles import run_query
 
 logger = logging.getLogger(__name__)
 

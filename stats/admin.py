@@ -1,9 +1,8 @@
 from django.contrib import admin
 
-from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
-
 # Statistics change only through stats.services, in the run's own transaction.
-from versatools.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
+from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
 
 
 @admin.register(ToolStatistics)

@@ -11,9 +11,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from core.schemas import with_errors
 from history.schemas import RunOut
 from stats.selectors import dashboard_for_user, tool_statistics_all
-from versatools.schemas import with_errors
 
 router = Router(tags=["stats"])
 

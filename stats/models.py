@@ -1,4 +1,4 @@
-"""Usage statistics (seed 000's Stats and Statistics, seed 002's analytics).
+"""Usage statistics: per user, per tool, per day; counters that outlive the runs they count.
 
 Counters are updated by atomic SQL in the same transaction as the run's
 state change, never recomputed from ``history``: history rows expire and are

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from versatools.sqlfiles import run_query
+from core.sqlfiles import run_query
 
 
 def stats_record_start(*, user_id: uuid.UUID, tool_id: str, bytes_in: int, at: datetime) -> None:

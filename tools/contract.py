@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from core.filenames import shorten_file_name
+
 
 class ToolInputError(Exception):
     """The input cannot be processed (corrupt, hostile, unsupported).
@@ -43,7 +45,5 @@ class ToolResult:
         # input name may already be at the 255-byte limit: the longer output
         # name would fail the store's name check and with it a run that did
         # its work. Shortened here, every tool (a new one too) is covered.
-        # Imported late: files.validation imports the registry, which imports the tools.
-        from files.validation import shorten_file_name
 
         object.__setattr__(self, "file_name", shorten_file_name(self.file_name))

@@ -17,8 +17,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.auth import SessionUserAuth, SupabaseBearerAuth
-from versatools.errors import ServiceError
-from versatools.retry import is_lock_conflict
+from core.errors import ServiceError
+from core.retry import is_lock_conflict
 from versatools.rls import rls_api_reads
 
 logger = logging.getLogger(__name__)

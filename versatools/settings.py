@@ -162,7 +162,7 @@ else:
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/" + MEDIA_URL},
     }
 # Every object key starts with this folder (default none, so that keys begin
-# with the user id as seed 004's bucket policies expect); reconcile lists only
+# with the user id, which per-user bucket folder policies key on); reconcile lists only
 # under it, so a shared bucket's other contents are never touched.
 STORAGE_KEY_PREFIX = (env_str("STORAGE_KEY_PREFIX", "") or "").strip("/")
 if STORAGE_KEY_PREFIX and (".." in STORAGE_KEY_PREFIX.split("/") or "\\" in STORAGE_KEY_PREFIX):
@@ -182,9 +182,9 @@ STUCK_RUN_TIMEOUT_MINUTES = env_int("STUCK_RUN_TIMEOUT_MINUTES", 30, minimum=1)
 # The largest image (width x height) the image tools decode. It bounds a
 # worker's memory: README "Tools" gives the measured peak per process at it.
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=1)
-# Upload limits (seed 004): default maximum size; plans may override.
+# Upload limits: default maximum size; plans may override.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
-# Expired-storage cleanup period (seed 000 says daily; we do better).
+# Expired-storage cleanup period: often, so that files go close to their expiry.
 CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 15, minimum=1)
 # Rows claimed per cleanup transaction; one S3 DeleteObjects request takes 1,000 keys.
 CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=1)

@@ -1,4 +1,4 @@
-"""Log queries slower than SLOW_QUERY_MS (seeds 001/002).
+"""Log queries slower than SLOW_QUERY_MS.
 
 The log line has the duration and the SQL text with its placeholders, never
 the parameter values: those may be emails, file names or tokens.

@@ -11,10 +11,10 @@ from django.utils import timezone
 from billing.models import Plan, Subscription, SubscriptionStatus
 from billing.selectors import ENTITLED_STATUSES, FREE_PLAN_KEY, effective_plan, run_start_context
 from billing.services import credit_balance_open
+from core.sqlfiles import read_sql
 from files.tests.conftest import fs_storage  # noqa: F401
 from history.selectors import MULTIPART_FORM_OVERHEAD_BYTES, MULTIPART_PART_OVERHEAD_BYTES, run_upload_body_limit
 from tools.registry import all_tools
-from versatools.sqlfiles import read_sql
 
 MB = 1024 * 1024
 PNG_OF_2_MB = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * (2 * MB)

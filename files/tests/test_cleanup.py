@@ -185,6 +185,7 @@ def test_refused_key_of_a_run_keeps_the_run_and_that_row_only(fs_storage, user, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("when", ["before_processing", "after_processing"])
+@pytest.mark.slow
 def test_s3_server_stopped_mid_batch_then_restarted(s3_storage, make_user, seed_runs, when):
     """The server dies during the second DeleteObjects request of a pass.
 
@@ -240,6 +241,7 @@ def parse_summary(output: str) -> tuple[int, int]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_four_cleanup_processes_delete_each_object_exactly_once(any_storage, make_user, seed_runs):
     users = [make_user() for _ in range(8)]
     expired = seed_runs(any_storage, users, 5000)

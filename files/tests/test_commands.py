@@ -162,6 +162,7 @@ def test_reconcile_lists_only_under_the_key_prefix(s3_storage, user, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_reconcile_on_s3_checks_rows_with_about_one_listing_per_1000_keys(s3_storage, make_user, seed_runs):
     seeded = seed_runs(s3_storage, [make_user(), make_user()], 2500, expired=False)
     gone = seeded.keys[::100]

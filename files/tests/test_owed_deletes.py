@@ -21,6 +21,7 @@ from django.db.models import Sum
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
+from core.errors import NotFound
 from files import storage
 from files.cleanup import storage_cleanup_expired, storage_deletions_process
 from files.models import ObjectRole, StorageDeletion, StorageObject
@@ -29,7 +30,6 @@ from files.services import storage_object_store
 from files.tests.conftest import test_database_url as database_url
 from history.models import History, RunStatus
 from history.services import run_delete
-from versatools.errors import NotFound
 from versatools.rls import rls_as_user
 
 PDF = b"%PDF-1.4\n" + b"%" * 40 + b"\n%%EOF\n"

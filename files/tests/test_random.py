@@ -31,6 +31,9 @@ from files.services import storage_object_store
 from files.tests.conftest import manage, subprocess_env
 from history.models import History
 
+# Manage.py subprocesses killed mid-upload, S3 outages: seconds per seed.
+pytestmark = pytest.mark.slow
+
 PDF = b"%PDF-1.4\n" + b"%" * 40 + b"\n%%EOF\n"
 SEEDS = [int(os.environ["FILES_RANDOM_SEED"])] if os.environ.get("FILES_RANDOM_SEED") else [101, 7, 9]
 STEPS = 30

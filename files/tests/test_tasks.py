@@ -17,6 +17,7 @@ CLEANUP = "files.tasks.cleanup_expired_storage"
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_worker_runs_the_cleanup_task_end_to_end(fs_storage, make_user, seed_runs, celery_workers, send_task):
     users = [make_user(), make_user()]
     expired = seed_runs(fs_storage, users, 300)
@@ -36,6 +37,7 @@ def test_worker_runs_the_cleanup_task_end_to_end(fs_storage, make_user, seed_run
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_worker_killed_mid_batch_the_task_runs_again_and_finishes(
     s3_storage, make_user, seed_runs, celery_workers, send_task
 ):

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from versatools.migration_ops import RunSQLFile
+from core.migration_ops import RunSQLFile
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from versatools.migration_ops import ReapplySQLFile
+from core.migration_ops import ReapplySQLFile
 
 
 class Migration(migrations.Migration):

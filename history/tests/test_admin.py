@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from billing.models import CreditBalance, CreditLedgerEntry
 from billing.services import credit_balance_open
+from core.admin import EstimatedCountPaginator
 from files.models import StorageDeletion, StorageObject
 from history.models import History, RunStatus
 from history.services import run_start
-from versatools.admin import EstimatedCountPaginator
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +149,7 @@ def test_detail_page_pretty_prints_metadata(op_client, make_user, make_run) -> N
     assert "&lt;b&gt;x&lt;/b&gt;" in page  # escaped, never rendered
 
 
+@pytest.mark.both_dialects
 def test_mark_failed_refunds_and_reports_illegal_moves(op_client, make_user) -> None:
     user = make_user()
     credit_balance_open(user_id=user.id, credits=10)
@@ -169,6 +170,7 @@ def test_mark_failed_refunds_and_reports_illegal_moves(op_client, make_user) -> 
     assert any(str(done.id)[:8] in m and "COMPLETED" in m for m in shown)
 
 
+@pytest.mark.both_dialects
 def test_expire_now_expires_runs_and_their_objects(op_client, make_user, make_run) -> None:
     run, other = make_run(make_user()), make_run(make_user())
     obj = stored_object(run)
@@ -180,6 +182,7 @@ def test_expire_now_expires_runs_and_their_objects(op_client, make_user, make_ru
     assert other.expires_at > timezone.now()
 
 
+@pytest.mark.both_dialects
 def test_purge_asks_first_then_deletes_rows_and_owes_blob_deletes(op_client, make_user, make_run) -> None:
     run = make_run(make_user())
     obj = stored_object(run)

@@ -90,6 +90,7 @@ def test_history_detail_returns_the_run(client, user, make_run, bearer) -> None:
     assert (body["id"], body["metadata"], body["status"]) == (str(run.id), {"pages": 4}, "PENDING")
 
 
+@pytest.mark.both_dialects
 def test_deleting_another_users_run_is_404_and_deletes_nothing(client, make_user, make_run, bearer) -> None:
     me, other = make_user(), make_user()
     theirs = make_run(other)
@@ -100,6 +101,7 @@ def test_deleting_another_users_run_is_404_and_deletes_nothing(client, make_user
     assert History.objects.filter(id=theirs.id).exists()
 
 
+@pytest.mark.both_dialects
 def test_deleting_own_run_removes_it(client, user, make_run, bearer) -> None:
     run = make_run(user)
 

@@ -87,6 +87,7 @@ def test_failure_reported_twice_at_once_refunds_once(user) -> None:
     assert CreditLedgerEntry.objects.filter(user=user, operation_type="refund").count() == 1
 
 
+@pytest.mark.slow
 def test_statistics_after_a_thousand_mixed_runs_match_history_and_ledger(make_user) -> None:
     users = [make_user() for _ in range(5)]
     for user in users:

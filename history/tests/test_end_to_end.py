@@ -26,7 +26,8 @@ from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics
 from tools.tests.test_tools import pdf_bytes
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Through a real gunicorn and Celery worker.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture

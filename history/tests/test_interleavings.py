@@ -51,7 +51,8 @@ from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics, UserStats
 from tools.tests.test_tools import pdf_bytes, png_bytes
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Gunicorn, Celery workers and a moto server racing: tens of seconds per seed.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SEEDS = [int(os.environ["INTERLEAVINGS_SEED"])] if os.environ.get("INTERLEAVINGS_SEED") else [11, 2026]
 RUNS = 32

@@ -19,12 +19,12 @@ from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription,
 from billing.selectors import RUNS_METRIC
 from billing.services import credit_balance_open
 from conftest import run_concurrently
+from core.retry import ATTEMPTS, Busy, retry_on_lock_conflict
 from files.tests.conftest import test_database_url as database_url
 from history import services
 from history.exceptions import IdempotencyKeyReused
 from history.models import History, RunStatus
 from history.services import run_fail, run_mark_processing, run_start, runs_reap_stuck
-from versatools.retry import ATTEMPTS, Busy, retry_on_lock_conflict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

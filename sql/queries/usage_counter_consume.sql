@@ -1,5 +1,4 @@
--- Check-and-increment a usage counter in one statement (seed 004's
--- usage_counters). The first use in a window inserts the row; later uses add
+-- Check-and-increment a usage counter in one statement. The first use in a window inserts the row; later uses add
 -- to it only while the total stays within the limit. No row comes back when
 -- the limit would be crossed, and nothing changes then.
 -- A NULL limit means unlimited: the use is still counted.

@@ -1,4 +1,4 @@
--- users: a signed-in user reads and edits their own profile (seed 004), and
+-- users: a signed-in user reads and edits their own profile, and
 -- nothing else. The service role manages every row.
 --
 -- Column privileges do what a policy cannot: authenticated may read every

@@ -1,6 +1,6 @@
 -- Billing. Only the server changes money, plans and quotas: the billing
--- services (Django, the table owner) and webhooks running as service_role
--- (seed 004: "only service role can modify usage counters").
+-- services (Django, the table owner) and webhooks running as service_role;
+-- no API role may change a usage counter.
 
 -- The plan catalog is public: the pricing page shows active plans to
 -- visitors and signed-in users alike; retired plans stay private.

@@ -1,4 +1,4 @@
--- history: the owner reads and deletes their own runs (seed 000); runs are
+-- history: the owner reads and deletes their own runs; runs are
 -- started and moved through their states only by the server (service_role,
 -- or Django itself, which owns the table and is not subject to RLS).
 -- user_id leads history_user_newest_idx, so the policy filter is an index scan.

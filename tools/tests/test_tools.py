@@ -105,6 +105,7 @@ def test_image_convert_produces_webp() -> None:
     assert result.metadata["to"] == "webp"
 
 
+@pytest.mark.slow
 def test_a_decompression_bomb_is_refused_before_decoding() -> None:
     # A tiny PNG that claims 20,000 x 20,000 pixels (400 megapixels).
     bomb = io.BytesIO()
@@ -217,6 +218,7 @@ print("pixels", width * height, "width", result.metadata["width"], "baseline", b
 """
 
 
+@pytest.mark.slow
 def test_the_largest_accepted_image_converts_in_a_worker_process_within_its_memory_bound(tmp_path: Path) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "versatools.settings", "PYTHONPATH": str(ROOT)}
     env.pop("IMAGE_MAX_PIXELS", None)

@@ -13,6 +13,9 @@ import psycopg
 import pytest
 from django.conf import settings
 
+# pg_dump, restores and scratch databases in subprocesses.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

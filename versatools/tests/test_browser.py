@@ -27,7 +27,8 @@ from billing.services import credits_adjust
 from history.models import History, RunStatus
 from history.services import run_start
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Chromium through Selenium against a live server.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

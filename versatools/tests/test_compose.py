@@ -130,6 +130,7 @@ def test_every_app_command_names_a_real_entry_point(name: str) -> None:
             pytest.fail(f"{name}: unexpected program {program!r}")
 
 
+@pytest.mark.slow
 def test_every_variable_set_for_the_app_is_one_the_settings_read() -> None:
     read = variables_read_by_settings()
     assert {
@@ -231,6 +232,7 @@ def test_the_stack_refuses_to_start_without_a_secret_key_of_ones_own() -> None:
     assert "compose-dev-secret" not in (ROOT / "docker-compose.yml").read_text()
 
 
+@pytest.mark.slow
 def test_the_compose_environment_loads_in_production_only_with_a_real_secret() -> None:
     environment = {k: str(v) for k, v in SERVICES["web"]["environment"].items()}
     probe = "import django; django.setup(); from django.conf import settings; print('debug', settings.DEBUG)"

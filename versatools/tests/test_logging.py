@@ -71,6 +71,7 @@ def test_the_plain_format_is_key_value() -> None:
 
 
 @pytest.mark.parametrize("log_format", ["plain", "json"])
+@pytest.mark.slow
 def test_log_format_selects_the_console_formatter(log_format: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL"}}
     env["LOG_FORMAT"] = log_format
@@ -93,6 +94,7 @@ def test_log_format_selects_the_console_formatter(log_format: str) -> None:
         assert "level=INFO logger=history.services" in line and line.endswith("run_id=r-42 tool=x")
 
 
+@pytest.mark.slow
 def test_an_unknown_log_format_stops_the_process() -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL"}}
     env["LOG_FORMAT"] = "xml"

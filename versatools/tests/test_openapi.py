@@ -40,6 +40,7 @@ def authenticated(make_user, bearer) -> dict[str, str]:
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.slow
 def test_the_api_keeps_its_contract(case, authenticated) -> None:
     response = case.call(headers=authenticated)
 

@@ -68,6 +68,7 @@ def test_this_pass_reaches_postgresql_through_pgbouncer_in_transaction_mode() ->
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_iterator_over_5000_runs_survives_a_change_of_server_connection_between_chunks(make_user) -> None:
     user = make_user()
     History.objects.bulk_create(

@@ -17,6 +17,9 @@ from django.conf import settings
 
 from versatools.tests.test_settings import clean_env, run_manage
 
+# manage.py migrate in subprocesses, down to zero and back: tens of seconds.
+pytestmark = pytest.mark.slow
+
 # Unapplying these in order takes every app to zero: accounts takes along
 # everything that depends on users (admin, billing, history, stats, files and
 # the versatools RLS migration), the contrib apps follow.

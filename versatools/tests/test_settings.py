@@ -58,6 +58,7 @@ def test_malformed_database_url_is_refused_naming_the_variable(url: str) -> None
         database_from_url("DATABASE_URL", url, conn_max_age=0)
 
 
+@pytest.mark.slow
 def test_malformed_database_url_stops_manage_py_with_a_readable_error() -> None:
     result = run_manage("check", env=clean_env(DATABASE_URL="http://nowhere/db"))
 
@@ -73,6 +74,7 @@ def test_bad_typed_values_name_their_variable(monkeypatch: pytest.MonkeyPatch, r
         reader("SOME_SETTING", 1)
 
 
+@pytest.mark.slow
 def test_production_requires_a_secret_key() -> None:
     result = run_manage("check", env=clean_env(DJANGO_ENV="production", ALLOWED_HOSTS="example.com", SECRET_KEY=""))
 
@@ -80,6 +82,7 @@ def test_production_requires_a_secret_key() -> None:
     assert "Set the SECRET_KEY environment variable" in result.stderr
 
 
+@pytest.mark.slow
 def test_production_settings_pass_the_deploy_check() -> None:
     result = run_manage(
         "check",
@@ -97,6 +100,7 @@ def test_production_settings_pass_the_deploy_check() -> None:
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow
 def test_without_redis_url_tasks_run_eagerly() -> None:
     result = run_manage(
         "shell", "-c", "from versatools.celery import app; print('eager', app.conf.task_always_eager)", env=clean_env()
@@ -107,6 +111,7 @@ def test_without_redis_url_tasks_run_eagerly() -> None:
     assert "REDIS_URL is not set: Celery tasks run in-process" in result.stderr
 
 
+@pytest.mark.slow
 def test_with_redis_url_the_broker_is_redis() -> None:
     result = run_manage(
         "shell",
@@ -119,6 +124,7 @@ def test_with_redis_url_the_broker_is_redis() -> None:
     assert "False redis://127.0.0.1:6379/15" in result.stdout
 
 
+@pytest.mark.slow
 def test_migrate_connects_through_direct_url() -> None:
     default = settings.DATABASES["default"]
     admin_dsn = f"host={default['HOST']} port={default['PORT']} user={default['USER']} dbname=postgres"
@@ -154,6 +160,7 @@ def test_migrate_connects_through_direct_url() -> None:
     ],
     ids=["settings-dev-key", "old-compose-default", "django-insecure", "short"],
 )
+@pytest.mark.slow
 def test_production_refuses_a_published_or_weak_secret_key(key: str, reason: str) -> None:
     result = run_manage("check", env=clean_env(DJANGO_ENV="production", ALLOWED_HOSTS="example.com", SECRET_KEY=key))
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import ServiceError
 from demo.services import demo_seed
-from versatools.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -12,9 +12,11 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from files.cleanup import CleanupResult, storage_cleanup_expired
 from files.selectors import storage_cleanup_preview
+from history.selectors import runs_expired_count
 
 
 def positive_int(raw: str) -> int:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, yes: bool, batch_size: int | None, limit: int | None, **options: Any) -> None:
         if not yes:
-            preview = storage_cleanup_preview()
+            preview = storage_cleanup_preview(expired_runs=runs_expired_count(now=timezone.now()))
             self.stdout.write(f"Would delete {preview.summary()}. Nothing changed: pass --yes to delete.")
             return
         tty = self.stdout.isatty()

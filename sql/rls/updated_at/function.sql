@@ -1,5 +1,5 @@
 -- versatools_set_updated_at(): BEFORE UPDATE trigger keeping updated_at right
--- for rows written outside Django (seed 004): Supabase's dashboard, the Data
+-- for rows written outside Django: Supabase's dashboard, the Data
 -- API, raw SQL, and QuerySet.update() calls that do not name the column.
 --
 -- A writer that sets updated_at itself keeps its value: Django's auto_now on

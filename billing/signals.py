@@ -1,10 +1,15 @@
-"""Every new user starts on the default plan, however the user was created."""
+"""Every new user starts on the default plan, however the user was created.
+
+Billing listens to the creation of a user (accounts knows nothing of plans):
+the dependency points from billing to accounts, never back.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from accounts.models import User
+from billing.services import account_open
 
 
 def open_account_of_new_user(
@@ -16,6 +21,4 @@ def open_account_of_new_user(
     # their own subscription and ledger.
     if not created or raw:
         return
-    from billing.services import account_open
-
     account_open(user_id=instance.pk)

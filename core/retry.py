@@ -21,7 +21,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import DatabaseError, connection
 
-from versatools.errors import ServiceError
+from core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import migrations
 
-from versatools.sqlfiles import read_sql
+from core.sqlfiles import read_sql
 
 
 class RunSQLFile(migrations.RunSQL):
