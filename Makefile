@@ -10,6 +10,10 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # and migrated through PGBOUNCER_DIRECT_URL.
 PGBOUNCER_DATABASE_URL ?= postgres://postgres@127.0.0.1:6432/versatools_pgb?pgbouncer=true
 PGBOUNCER_DIRECT_URL ?= postgres://postgres@127.0.0.1:5432/versatools_pgb
+# The third pass: the tests marked both_dialects on SQLite, the database of
+# `make run` (sql/queries/sqlite/). The URL picks the dialect; pytest keeps the
+# test database itself in its own temporary directory (conftest.py).
+SQLITE_TEST_DATABASE_URL ?= sqlite:///$(CURDIR)/.pytest-sqlite.db
 
 .PHONY: run test test-fast install install-dev services lint typecheck bench clean
 
@@ -46,6 +50,7 @@ test: install-dev services browser
 	DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' $(BIN)/pytest
 	DATABASE_URL='$(PGBOUNCER_DATABASE_URL)' DIRECT_URL='$(PGBOUNCER_DIRECT_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
 		$(BIN)/pytest --through-pgbouncer
+	DATABASE_URL='$(SQLITE_TEST_DATABASE_URL)' $(BIN)/pytest --sqlite-pass
 
 # The quick loop while developing: PostgreSQL only, no PgBouncer pass, and
 # without the tests marked slow (they start processes: workers, gunicorn,

@@ -74,16 +74,26 @@ def api_caller(request: HttpRequest) -> User | None:
     """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":  # as ninja's HttpBearer splits the header
-        return user_from_access_token(token)
+        return bearer_user(request, token)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_active:
         return user
     return None
 
 
+def bearer_user(request: HttpRequest, token: str) -> User:
+    """user_from_access_token, once per request: the upload middleware and the API's auth both ask."""
+    cached = getattr(request, "_bearer_user", None)
+    if cached is not None and cached[0] == token:
+        return cached[1]
+    user = user_from_access_token(token)
+    request._bearer_user = (token, user)  # type: ignore[attr-defined]
+    return user
+
+
 class SupabaseBearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User:
-        user = user_from_access_token(token)
+        user = bearer_user(request, token)
         request.user = user
         return user
 

@@ -148,33 +148,31 @@ def credits_charge(
 ) -> None:
     """Take ``credits`` from the balance, or raise InsufficientCredits and change nothing.
 
-    Callers make the charge itself idempotent (a run is created once per
-    idempotency key, and charged in the same transaction).
+    One statement charges and appends the ledger entry
+    (``sql/queries/credits_charge.sql``). Callers make the charge itself
+    idempotent (a run is created once per idempotency key, and charged in the
+    same transaction).
     """
     if credits <= 0:
         raise ValueError("A charge takes a positive number of credits.")
-    charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
-        credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
-    )
-    if not charged:
+    params = {
+        "user_id": user_id,
+        "credits": credits,
+        "details": json.dumps(details or {}),
+        "run_id": run_id,
+        "idempotency_key": idempotency_key,
+    }
+    [outcome] = run_query("credits_charge", params)
+    if not outcome["charged"]:
         # Maybe a new user without a balance yet. Open it (or wait for the
         # concurrent first charge that is opening it: the INSERT blocks until
         # that commits) and charge again whoever opened it: at READ COMMITTED
         # the new UPDATE sees the committed row.
         credit_balance_open(user_id=user_id)
-        charged = CreditBalance.objects.filter(user_id=user_id, credits_remaining__gte=credits).update(
-            credits_remaining=F("credits_remaining") - credits, updated_at=timezone.now()
-        )
-    if not charged:
+        [outcome] = run_query("credits_charge", params)
+    if not outcome["charged"]:
         raise InsufficientCredits(f"This needs {credits} credit(s) and the balance is lower.")
-    if not _ledger_append_once(
-        user_id=user_id,
-        operation_type=OperationType.TOOL_RUN,
-        credits=credits,
-        idempotency_key=idempotency_key,
-        run_id=run_id,
-        details=details,
-    ):
+    if not outcome["appended"]:
         # Never a debit without its ledger row: abort the caller's transaction.
         raise IntegrityError(f"A charge with idempotency key {idempotency_key!r} already exists.")
 

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, PlanLimits, effective_plan
 from billing.services import usage_consume
 from core.errors import NotFound
 from core.retry import retry_on_lock_conflict
@@ -52,6 +52,7 @@ def storage_object_store(
     run_id: uuid.UUID | None = None,
     role: str = ObjectRole.INPUT,
     tool_id: str | None = None,
+    limits: PlanLimits | None = None,
 ) -> StorageObject:
     """Validate an upload, count it against the quota, record it, then write it.
 
@@ -63,7 +64,7 @@ def storage_object_store(
     if isinstance(content, bytes):
         content = ContentFile(content)
     original_name = clean_file_name(name)
-    limits = effective_plan(user_id=user_id).limits
+    limits = limits or effective_plan(user_id=user_id).limits
     size = measure_size(content, max_bytes=limits.max_file_bytes)
     content_type, ext = check_content_type(content, tool_id=tool_id)
 
@@ -91,9 +92,11 @@ def storage_object_store(
         logger.warning("Writing %s failed: %s", key, error)
         _storage_object_abandon(obj)
         raise StorageUnavailable("The file could not be stored; try again.") from error
-    if not StorageObject.objects.filter(id=obj.id).exists():
-        # Deleted while the blob was being written (its run or its user went):
-        # the delete it was owed may have run before the blob existed. Owe it again.
+    # A run's file can be deleted with its run while the blob is written (the
+    # owner deletes the run as the worker stores its output), and the delete
+    # it was owed may have run before the blob existed: check, and owe it again.
+    # An upload without a run is checked when it joins one (storage_objects_attach).
+    if run_id is not None and not StorageObject.objects.filter(id=obj.id).exists():
         _storage_deletions_owe(blobs=[Blob(obj.id, key, provider, bucket)])
         raise NotFound("The run was deleted while its file was being stored.")
     return obj
@@ -214,8 +217,33 @@ def _storage_deletions_owe(*, blobs: list[Blob]) -> None:
 def storage_objects_attach(*, object_ids: list[uuid.UUID], run_id: uuid.UUID, expires_at: datetime) -> None:
     """Make stored uploads the inputs of a run: they now live and die with the run.
 
-    Called inside the transaction that creates the run.
+    Called inside the transaction that creates the run. An upload deleted
+    since it was stored (with its user, say) raises NotFound: the caller's
+    transaction, the start, is then undone.
     """
-    StorageObject.objects.filter(id__in=object_ids).update(
+    attached = StorageObject.objects.filter(id__in=object_ids, run_id__isnull=True).update(
         run_id=run_id, expires_at=expires_at, updated_at=timezone.now()
     )
+    if attached != len(object_ids):
+        raise NotFound("An uploaded file was deleted before its run could start.")
+
+
+def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject]) -> None:
+    """Delete uploads stored for a start that did not happen; owe again the blobs of rows already gone.
+
+    A row deleted by someone else while its blob was being written may have
+    had its owed delete done before the blob existed; owing it once more
+    costs one row and cannot leave an orphan.
+    """
+    if not objects:
+        return
+    with transaction.atomic():
+        present = set(
+            StorageObject.objects.filter(id__in=[obj.id for obj in objects], user_id=user_id).values_list(
+                "id", flat=True
+            )
+        )
+        StorageObject.objects.filter(id__in=present).delete()
+        gone = [Blob(obj.id, obj.key, obj.provider, obj.bucket) for obj in objects if obj.id not in present]
+        if gone:
+            _storage_deletions_owe(blobs=gone)

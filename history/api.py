@@ -69,13 +69,15 @@ def runs_create(
 ) -> Status[History]:
     """Upload the input file(s) and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
     user = request.auth
-    # The body's size was checked before it was read (versatools.middleware);
-    # run_submit measures each file against the sender's plan.
+    # The body's size was checked before it was read (versatools.middleware,
+    # which looked up the sender's plan limits once for this request);
+    # run_submit measures each file against them.
     result = run_submit(
         user_id=user.id,
         tool_id=tool_id,
         uploads=[Upload(file=upload, name=upload.name or "") for upload in file],
         idempotency_key=idempotency_key,
+        limits=getattr(request, "upload_plan_limits", None),
     )
     return Status(201 if result.created else 200, result.run)
 

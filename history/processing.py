@@ -18,15 +18,15 @@ from typing import IO, Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
-from billing.selectors import effective_plan
+from billing.selectors import PlanLimits, effective_plan
 from core.errors import NotFound, ServiceError
 from files import storage
 from files.models import ObjectRole, StorageObject
-from files.services import storage_object_delete, storage_object_store
+from files.services import storage_object_delete, storage_object_store, storage_objects_discard
 from files.validation import clean_file_name, measure_size, run_input_summary
-from history.exceptions import IdempotencyKeyReused, IllegalTransition, InvalidRunInput, RunNotFound, UnknownTool
+from history.exceptions import IllegalTransition, InvalidRunInput, RunNotFound, UnknownTool
 from history.models import History, RunStatus
-from history.services import RunStart, run_complete, run_fail, run_fingerprint, run_mark_processing, run_start
+from history.services import RunStart, run_complete, run_fail, run_mark_processing, run_start
 from tools.contract import ToolInput, ToolInputError
 from tools.registry import get_tool
 
@@ -45,15 +45,19 @@ def run_submit(
     tool_id: str,
     uploads: list[Upload],
     idempotency_key: str,
+    limits: PlanLimits | None = None,
 ) -> RunStart:
     """Take uploaded inputs and start a run on them (``POST /api/runs``); the work is queued.
 
     Order matters for "bad input changes nothing": the uploads are checked
-    (count, names, sizes) before anything is written; a replayed key is
-    answered before anything is stored; the inputs are stored (row, then
-    blob; each sniffed for its type) before the run is charged; if any of
-    that is refused, what was stored is deleted again, so neither a credit
-    nor a file is left behind.
+    (count, names, sizes) before anything is written; the inputs are stored
+    (row, then blob; each sniffed for its type) before the run is charged;
+    if any of that is refused, or the key turns out to be a replay, what was
+    stored is deleted again, so neither a credit nor a file is left behind.
+    The key is checked once, by run_start's INSERT: a replay is rare, and
+    asking first would cost every upload a query. ``limits``: the sender's
+    plan limits when the caller already has them (the upload middleware).
+    Two transactions for a one-file run: the input's row, then the start.
     """
     from history.tasks import process_run  # the tasks module imports this one
 
@@ -64,22 +68,19 @@ def run_submit(
         raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
     if not 1 <= len(uploads) <= tool.max_inputs:
         raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
-    max_bytes = effective_plan(user_id=user_id).limits.max_file_bytes
+    limits = limits or effective_plan(user_id=user_id).limits
+    max_bytes = limits.max_file_bytes
     names = [clean_file_name(upload.name) for upload in uploads]
     total = sum(measure_size(upload.file, max_bytes=max_bytes) for upload in uploads)
     summary = run_input_summary(names)
     digest = _uploads_sha256([upload.file for upload in uploads])
-    fingerprint = run_fingerprint(tool_id=tool_id, input_file_name=summary, input_bytes=total, input_sha256=digest)
-    original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-    if original is not None:
-        if original.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
-        return RunStart(run=original, created=False)
 
     stored = []
     try:
         for upload, name in zip(uploads, names, strict=True):
-            stored.append(storage_object_store(user_id=user_id, content=upload.file, name=name, tool_id=tool.id))
+            stored.append(
+                storage_object_store(user_id=user_id, content=upload.file, name=name, tool_id=tool.id, limits=limits)
+            )
         result = run_start(
             user_id=user_id,
             tool_id=tool.id,
@@ -104,10 +105,8 @@ def run_submit(
 
 
 def _discard_uploads(*, user_id: uuid.UUID, stored: list[Any]) -> None:
-    """Delete inputs stored for a start that did not happen (already gone, e.g. with their user: fine)."""
-    for obj in stored:
-        with suppress(NotFound):
-            storage_object_delete(user_id=user_id, object_id=obj.id)
+    """Delete inputs stored for a start that did not happen (a replay, a refusal)."""
+    storage_objects_discard(user_id=user_id, objects=stored)
 
 
 def _uploads_sha256(files: list[IO[bytes]]) -> str:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.selectors import effective_plan
+from billing.selectors import PlanLimits
 from history.exceptions import InvalidRunInput
 from history.models import History, RunStatus
 from tools.registry import all_tools, get_tool
@@ -79,7 +79,7 @@ MULTIPART_PART_OVERHEAD_BYTES = 4 * 1024
 MULTIPART_FORM_OVERHEAD_BYTES = 16 * 1024
 
 
-def run_upload_body_limit(*, user_id: uuid.UUID) -> int:
+def run_upload_body_limit(*, limits: PlanLimits) -> int:
     """The largest request body ``POST /api/runs`` may carry from this user.
 
     The plan's limit is per file and the tool is named inside the body, so
@@ -90,7 +90,7 @@ def run_upload_body_limit(*, user_id: uuid.UUID) -> int:
     versatools.middleware); run_submit then measures each file itself, so a
     body within this bound with one oversize file is still refused.
     """
-    per_file = effective_plan(user_id=user_id).limits.max_file_bytes
+    per_file = limits.max_file_bytes
     most_files = max(tool.max_inputs for tool in all_tools())
     return most_files * (per_file + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES
 

@@ -60,7 +60,7 @@ def test_the_dashboard_shows_the_plan_that_is_enforced(client, user, bearer, pla
     # The same rule inside the run start's single query and the upload limit.
     assert run_start_context(user_id=user.id, tool_id="image-compress", default_cost=1).limits == plan.limits
     most_files = max(tool.max_inputs for tool in all_tools())
-    assert run_upload_body_limit(user_id=user.id) == (
+    assert run_upload_body_limit(limits=effective_plan(user_id=user.id).limits) == (
         most_files * (wanted.max_file_bytes + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES
     )
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.test.client import ClientHandler
 
 from billing.models import CreditLedgerEntry, Plan, Subscription, UsageCounter
+from billing.selectors import effective_plan
 from files.models import StorageObject
 from history.models import History
 from history.selectors import MULTIPART_FORM_OVERHEAD_BYTES, MULTIPART_PART_OVERHEAD_BYTES, run_upload_body_limit
@@ -88,9 +89,9 @@ def session_cookie(client: Any, user: Any) -> str:
 def test_the_body_bound_is_the_most_files_a_tool_takes_at_the_callers_file_limit(user, free_plan) -> None:
     pro = Plan.objects.create(key="pro", name="Pro", credits=0, max_file_bytes=50 * MB)
 
-    free_bound = run_upload_body_limit(user_id=user.id)
+    free_bound = run_upload_body_limit(limits=effective_plan(user_id=user.id).limits)
     Subscription.objects.create(user=user, plan=pro)
-    pro_bound = run_upload_body_limit(user_id=user.id)
+    pro_bound = run_upload_body_limit(limits=effective_plan(user_id=user.id).limits)
 
     # pdf-merge takes 10 files, each may be at the plan's limit.
     assert free_bound == 10 * (10 * MB + MULTIPART_PART_OVERHEAD_BYTES) + MULTIPART_FORM_OVERHEAD_BYTES
@@ -157,7 +158,7 @@ def test_an_expired_token_is_401_before_the_body_is_read(user, bearer) -> None:
 
 def test_a_free_user_over_their_own_plan_is_413_before_the_body_is_read(user, bearer, free_plan) -> None:
     (authorization,) = bearer(user).values()
-    bound = run_upload_body_limit(user_id=user.id)
+    bound = run_upload_body_limit(limits=effective_plan(user_id=user.id).limits)
 
     response = raw_upload(content_length=str(bound + 1), authorization=authorization)
 
