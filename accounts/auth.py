@@ -21,6 +21,12 @@ from accounts.models import User
 from core.errors import ServiceError
 
 
+class AuthenticatedRequest(HttpRequest):
+    """A request the API's auth has accepted: ``auth`` is the caller (for type checking only)."""
+
+    auth: User
+
+
 class InvalidToken(ServiceError):
     code = "invalid_token"
     http_status = 401

@@ -136,10 +136,8 @@ def _storage_object_record(
 
 
 def _as_datetime(value: datetime | str) -> datetime:
-    # SQLite hands raw cursors its text form: naive UTC.
-    if isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
+    # SQLite hands raw cursors its text form, or a naive datetime: both UTC.
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
     if parsed is None:
         raise ValueError(f"not a datetime: {value!r}")
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from ninja import File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from accounts.auth import AuthenticatedRequest
 from core.schemas import with_errors
 from files.models import ObjectRole, StorageObject
 from files.selectors import storage_object_download
@@ -36,7 +38,7 @@ class HistoryFilters(Schema):
 
 
 @router.get("/history", response=with_errors({200: RunPageOut}))
-def history_list(request: HttpRequest, filters: Query[HistoryFilters]) -> dict[str, object]:
+def history_list(request: AuthenticatedRequest, filters: Query[HistoryFilters]) -> dict[str, object]:
     user = request.auth
     page = runs_page(
         user_id=user.id, limit=filters.limit, cursor=filters.cursor, status=filters.status, tool_id=filters.tool
@@ -45,7 +47,7 @@ def history_list(request: HttpRequest, filters: Query[HistoryFilters]) -> dict[s
 
 
 @router.get("/history/{run_id}", response=with_errors({200: RunOut}))
-def history_detail(request: HttpRequest, run_id: uuid.UUID) -> History:
+def history_detail(request: AuthenticatedRequest, run_id: uuid.UUID) -> History:
     user = request.auth
     run = run_for_user(user_id=user.id, run_id=run_id)
     if run is None:
@@ -54,7 +56,7 @@ def history_detail(request: HttpRequest, run_id: uuid.UUID) -> History:
 
 
 @router.delete("/history/{run_id}", response=with_errors({204: None}))
-def history_delete(request: HttpRequest, run_id: uuid.UUID) -> Status[None]:
+def history_delete(request: AuthenticatedRequest, run_id: uuid.UUID) -> Status[None]:
     """Deletes the run and its files (after commit); statistics and ledger stay."""
     run_delete(user_id=request.auth.id, run_id=run_id)
     return Status(204, None)
@@ -62,7 +64,7 @@ def history_delete(request: HttpRequest, run_id: uuid.UUID) -> Status[None]:
 
 @router.post("/runs", response=with_errors({200: RunOut, 201: RunOut}))
 def runs_create(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     tool_id: Form[str],
     file: File[list[UploadedFile]],
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=255),
@@ -83,7 +85,7 @@ def runs_create(
 
 
 @router.get("/runs/{run_id}/download", response=with_errors({200: None, 302: None}))
-def runs_download(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+def runs_download(request: AuthenticatedRequest, run_id: uuid.UUID) -> HttpResponseBase:
     """The run's output: a redirect to a short-lived signed URL (S3) or the file itself."""
     user = request.auth
     object_id = (

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
+from accounts.auth import AuthenticatedRequest
 from core.schemas import with_errors
 from history.schemas import RunOut
 from stats.selectors import dashboard_for_user, tool_statistics_all
@@ -69,10 +69,10 @@ class ToolStatisticsOut(Schema):
 
 
 @router.get("/dashboard", response=with_errors({200: DashboardOut}))
-def dashboard(request: HttpRequest) -> dict[str, Any]:
+def dashboard(request: AuthenticatedRequest) -> dict[str, Any]:
     return dashboard_for_user(user_id=request.auth.id)
 
 
 @router.get("/stats/tools", response=with_errors({200: list[ToolStatisticsOut]}))
-def tools_statistics(request: HttpRequest) -> list[Any]:
+def tools_statistics(request: AuthenticatedRequest) -> list[Any]:
     return tool_statistics_all()

@@ -145,12 +145,6 @@ def test_the_plan_catalog_is_read_as_anon_even_for_a_signed_in_visitor(client, m
     assert "'anon'" in switch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plans_select_active (sql/rls/billing.sql) hides a retired plan from its own subscribers: under RLS the"
-    " dashboard's effective plan falls back to Free while the limits enforced (read as the owner) are the retired"
-    " plan's. Needs a policy letting authenticated read the plan of their own subscription.",
-)
 def test_the_dashboard_shows_a_retired_plan_to_the_user_still_subscribed_to_it(client, user, bearer) -> None:
     Plan.objects.create(key="rls-legacy", name="Legacy", credits=1, storage_bytes=5000, active=False)
     subscription_change(user_id=user.id, plan_key="rls-legacy", status="active", event_type="upgraded")

@@ -1,0 +1,1 @@
+DROP POLICY IF EXISTS plans_select_subscribed ON public.plans;
