@@ -118,11 +118,13 @@ def worker_raw(url: str, user_ids: list[str], runs: int, tag: str) -> dict[str, 
     import psycopg
     from psycopg.types.json import Jsonb
 
-    sql_dir = ROOT / "sql" / "queries"
-    record_start = (sql_dir / "stats_record_start.sql").read_text()
-    record_finish = (sql_dir / "stats_record_finish.sql").read_text()
-    consume = (sql_dir / "usage_counter_consume.sql").read_text()
-    start_context = (sql_dir / "run_start_context.sql").read_text()
+    from core.sqlfiles import read_sql  # the same files, includes resolved; no Django needed
+
+    record_start = read_sql("queries/stats_record_start")
+    record_finish = read_sql("queries/stats_record_finish")
+    consume = read_sql("queries/usage_counter_consume")
+    start_context = read_sql("queries/run_start_context")
+    charge = read_sql("queries/credits_charge")
     costs = {"pdf-merge": 2, "pdf-compress": 1, "image-compress": 1, "image-convert": 1}
     names = {
         "pdf-merge": "PDF Merger",
@@ -150,16 +152,8 @@ def worker_raw(url: str, user_ids: list[str], runs: int, tag: str) -> dict[str, 
         size = 1000 + i
         transactions += 3  # the three `with conn.transaction()` blocks below
         with conn.transaction():
-            context = execute(
-                start_context,
-                {
-                    "user_id": user_id,
-                    "tool_id": tool_id,
-                    "entitled_statuses": ["trial", "active", "past_due"],
-                    "free_plan_key": "free",
-                },
-            ).fetchone()
-            plan = (context[3], context[7])  # runs_per_window, retention_hours
+            context = execute(start_context, {"user_id": user_id, "tool_id": tool_id, "now": now}).fetchone()
+            plan = (context[4], context[8])  # runs_per_window, retention_hours
             execute(
                 "INSERT INTO history (id, user_id, tool_id, tool_name, status, input_file_name, output_file_name,"
                 " file_key, metadata, error_message, bytes_in, bytes_out, credits_charged, idempotency_key,"
@@ -179,17 +173,18 @@ def worker_raw(url: str, user_ids: list[str], runs: int, tag: str) -> dict[str, 
                     now,
                 ],
             )
+            # The balance and its ledger entry in one statement, as credits_charge does.
             charged = execute(
-                "UPDATE credit_balances SET credits_remaining = credits_remaining - %s, updated_at = now()"
-                " WHERE user_id = %s AND credits_remaining >= %s",
-                [costs[tool_id], user_id, costs[tool_id]],
-            ).rowcount
-            assert charged == 1
-            execute(
-                "INSERT INTO credit_ledger (user_id, operation_type, credits, details, run_id, idempotency_key,"
-                " created_at) VALUES (%s, 'tool_run', %s, %s, %s, %s, now())",
-                [user_id, costs[tool_id], Jsonb({"tool_id": tool_id}), run_id, f"charge:{run_id}"],
-            )
+                charge,
+                {
+                    "user_id": user_id,
+                    "credits": costs[tool_id],
+                    "details": json.dumps({"tool_id": tool_id}),
+                    "run_id": run_id,
+                    "idempotency_key": f"charge:{run_id}",
+                },
+            ).fetchone()
+            assert charged == (1, 1)
             params = {
                 "user_id": user_id,
                 "metric": "runs",
