@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import User
 from billing.admin import adjust_credits_response
 from billing.models import CreditBalance, Subscription
+from billing.selectors import effective_plan
 from core.admin import ServiceActionsMixin
 from history.models import History
 
@@ -67,9 +68,10 @@ class UserAdmin(ServiceActionsMixin, DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "groups")
     search_fields = ("email", "name")
     list_select_related = ("credit_balance", "subscription__plan")
-    readonly_fields = ("id", "created_at", "updated_at", "last_login")
+    readonly_fields = ("id", "created_at", "updated_at", "last_login", "effective_plan")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
+        ("Plan", {"fields": ("effective_plan",)}),
         ("Profile", {"fields": ("name", "image")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
@@ -86,6 +88,16 @@ class UserAdmin(ServiceActionsMixin, DjangoUserAdmin):
     def plan(self, user: User) -> str:
         subscription = getattr(user, "subscription", None)
         return f"{subscription.plan.name} ({subscription.status})" if subscription else "—"
+
+    @admin.display(description="plan in force")
+    def effective_plan(self, user: User) -> str:
+        # The limits enforced on the user now (billing.selectors.effective_plan,
+        # the one rule): a cancelled Pro subscription shows Free here. One
+        # query for one user's page; the list shows the subscription as it is.
+        if user.pk is None:
+            return "—"
+        plan = effective_plan(user_id=user.pk)
+        return f"{plan.name} ({plan.limits.plan_key})"
 
     @admin.display(description="credits", ordering="credit_balance__credits_remaining")
     def credits(self, user: User) -> int | None:

@@ -128,3 +128,15 @@ def test_user_list_has_plan_and_credits_without_n_plus_one(client, make_user, dj
         response = client.get("/admin/accounts/user/")
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == 21
+
+
+def test_user_page_shows_the_plan_in_force_not_only_the_subscriptions(client, make_user, objects):
+    owner, _ = objects
+    Plan.objects.create(key="free", name="Free", credits=5)
+    client.force_login(make_user("op@example.com", is_staff=True, is_superuser=True))
+    url = f"/admin/accounts/user/{owner.id}/change/"
+
+    assert "Pro (pro)" in client.get(url).content.decode()
+    Subscription.objects.filter(user=owner).update(status="cancelled")
+    page = client.get(url).content.decode()
+    assert "Free (free)" in page and "Pro (pro)" not in page
