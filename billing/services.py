@@ -25,7 +25,6 @@ from typing import Any
 from django.core import serializers
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing.exceptions import InsufficientCredits, InvalidSubscription, QuotaExceeded
@@ -36,7 +35,6 @@ from billing.models import (
     Subscription,
     SubscriptionEvent,
     SubscriptionStatus,
-    UsageCounter,
 )
 from core.sqlfiles import run_query
 
@@ -250,7 +248,7 @@ def usage_consume(
     callers can never push the count past the limit together.
     """
     if amount < 0:
-        raise ValueError("Usage only grows; use usage_release to give some back.")
+        raise ValueError("Usage only grows; use usage_release_at to give some back.")
     if limit is not None and amount > limit:
         raise QuotaExceeded(f"The {metric} limit of {limit} for this period would be exceeded.")
     rows = run_query(
@@ -276,13 +274,6 @@ def usage_release_at(*, user_id: uuid.UUID, metric: str, amount: int, at: dateti
     through as stored.
     """
     run_query("usage_counter_release_at", {"user_id": user_id, "metric": metric, "amount": amount, "at": at})
-
-
-def usage_release(*, user_id: uuid.UUID, metric: str, amount: int, window_start: datetime) -> None:
-    """Give back usage (e.g. storage bytes of a deleted file); never below zero."""
-    UsageCounter.objects.filter(user_id=user_id, metric=metric, window_start=window_start).update(
-        count=Greatest(F("count") - amount, 0), updated_at=timezone.now()
-    )
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from billing.exceptions import InsufficientCredits, QuotaExceeded
 from billing.models import CreditBalance, CreditLedgerEntry, Plan, UsageCounter
 from billing.selectors import usage_window_bounds
-from billing.services import credit_balance_open, credits_adjust, credits_charge, usage_consume, usage_release
+from billing.services import credit_balance_open, credits_adjust, credits_charge, usage_consume, usage_release_at
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_a_new_window_is_a_new_row_and_old_windows_are_kept(user) -> None:
 def test_usage_release_gives_back_but_never_below_zero(user) -> None:
     usage_consume(user_id=user.id, metric="storage", amount=100, limit=None, window_start=DAY[0], window_end=DAY[1])
 
-    usage_release(user_id=user.id, metric="storage", amount=150, window_start=DAY[0])
+    usage_release_at(user_id=user.id, metric="storage", amount=150, at=DAY[0] + timedelta(hours=1))
 
     assert UsageCounter.objects.get(user=user, metric="storage").count == 0
 
