@@ -6,7 +6,7 @@ deleted twice over (seeded afresh in between):
 - raw: one SQL DELETE (runs and their object rows, keys returned) plus a plain
   loop unlinking the files (filesystem) or DeleteObjects requests of 1,000
   keys straight through boto3 (S3);
-- service: ``files.cleanup.storage_cleanup_expired`` in its own process, as
+- service: ``history.expiry.expire_runs_and_files`` in its own process, as
   the Celery task and ``cleanup_storage --yes`` run it.
 
 Printed: rows+objects per second (a run is 3: its history row, its object
@@ -180,7 +180,7 @@ def child() -> None:
     import django
 
     django.setup()
-    from files.cleanup import storage_cleanup_expired
+    from history.expiry import expire_runs_and_files
 
     baseline_kb = _status_kb("VmRSS")
     first_batch_kb: list[int] = []
@@ -190,7 +190,7 @@ def child() -> None:
             first_batch_kb.append(_status_kb("VmHWM"))
 
     started = time.perf_counter()
-    result = storage_cleanup_expired(on_batch=after_batch)
+    result = expire_runs_and_files(on_batch=after_batch)
     elapsed = time.perf_counter() - started
     peak_kb = _status_kb("VmHWM")
     print(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,8 @@ from billing.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
-from core.sqlfiles import run_query
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
+from core.sqlfiles import array_param, run_query
 
 OPENING_GRANT_KEY = "opening-grant"
 
@@ -274,6 +275,35 @@ def usage_release_at(*, user_id: uuid.UUID, metric: str, amount: int, at: dateti
     through as stored.
     """
     run_query("usage_counter_release_at", {"user_id": user_id, "metric": metric, "amount": amount, "at": at})
+
+
+def storage_usage_lock() -> None:
+    """Lock every user's storage counter (the first step of reconcile's recount), inside the caller's transaction.
+
+    Stores and deletes that commit after this wait for the recount and then
+    apply their own change on top of the corrected figure.
+    """
+    run_query("storage_usage_lock", {"metric": STORAGE_METRIC, "window_start": STORAGE_WINDOW[0]})
+
+
+def storage_usage_recount(*, live_bytes: Mapping[uuid.UUID | str, int], repair: bool) -> tuple[int, int]:
+    """Each user's storage counter against the live bytes files counted: (how many are off, how many were set).
+
+    ``live_bytes`` has every user with objects; a counter of a user not in it
+    should be zero. Call after ``storage_usage_lock`` in the same transaction.
+    """
+    [recount] = run_query(
+        "storage_usage_recount",
+        {
+            "user_ids": array_param(live_bytes.keys()),
+            "bytes": array_param(live_bytes.values()),
+            "metric": STORAGE_METRIC,
+            "window_start": STORAGE_WINDOW[0],
+            "window_end": STORAGE_WINDOW[1],
+            "repair": repair,
+        },
+    )
+    return int(recount["counters_off"]), int(recount["counters_repaired"])
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -43,19 +44,39 @@ def run_query(name: str, params: dict[str, Any]) -> list[Row]:
     a twin that orders them differently) cannot be misread: each file names
     its result columns. On SQLite (the zero-setup development database)
     ``sql/queries/sqlite/<name>.sql`` runs instead, one statement at a time;
-    the rows are those of the last one.
+    the rows are those of the last one that returns columns.
     """
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            sqlite_params = _sqlite_params(params)
-            for sql in _statements(f"queries/sqlite/{name}"):
-                cursor.execute(sql, sqlite_params)
-        else:
+        if connection.vendor != "sqlite":
             cursor.execute(read_sql(f"queries/{name}"), params)
-        if not cursor.description:
-            return []
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            return _rows(cursor) or []
+        sqlite_params = _sqlite_params(params)
+        rows: list[Row] = []
+        for sql in _statements(f"queries/sqlite/{name}"):
+            cursor.execute(sql, sqlite_params)
+            returned = _rows(cursor)
+            if returned is not None:
+                rows = returned
+        return rows
+
+
+def _rows(cursor: Any) -> list[Row] | None:
+    """The rows of the statement just run, by column name; None if it returns no columns."""
+    if not cursor.description:
+        return None
+    columns = [column[0] for column in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def array_param(values: Iterable[Any]) -> Any:
+    """Ids or numbers as one parameter for ``= ANY(%(ids)s::uuid[])`` or ``unnest`` (SQLite: ``json_each``).
+
+    On PostgreSQL one array literal: binding a list would have the driver
+    quote each of 1,000 elements in Python. On SQLite a list, sent as JSON.
+    """
+    if connection.vendor == "sqlite":
+        return list(values)
+    return "{" + ",".join(str(value) for value in values) + "}"
 
 
 @cache

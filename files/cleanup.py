@@ -18,14 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.sqlfiles import run_query
+from core.sqlfiles import array_param, run_query
 from files import storage
 from files.models import StorageDeletion, StorageObject
 
@@ -47,6 +47,7 @@ class CleanupResult:
     objects_missing: int = 0  # of those, already absent (filesystem only can tell)
     object_rows_deleted: int = 0
     runs_deleted: int = 0
+    runs_failed: int = 0  # expired before they finished: failed and refunded first (history/expiry.py)
     deletions_completed: int = 0  # StorageDeletion rows (deletes owed after commit) finished
     bytes_released: int = 0
     failed_keys: int = 0  # keys storage refused to delete; their rows stay
@@ -63,7 +64,8 @@ class CleanupResult:
     def summary(self) -> str:
         line = (
             f"{self.objects_deleted} object(s) deleted ({self.objects_missing} already gone), "
-            f"{self.object_rows_deleted} object row(s), {self.runs_deleted} run(s), "
+            f"{self.object_rows_deleted} object row(s), {self.runs_deleted} run(s) "
+            f"({self.runs_failed} failed and refunded first), "
             f"{self.deletions_completed} owed delete(s) finished, {self.bytes_released} byte(s) released; "
             f"{self.failed_keys} key(s) refused, {self.storage_failures} storage failure(s)"
         )
@@ -84,32 +86,34 @@ def storage_deletions_process(*, ids: Iterable[int] = (), keys: Iterable[str] = 
     return result
 
 
-class _Cursor(NamedTuple):
+class Cursor(NamedTuple):
+    """Where a pass's keyset paging stands: the last row's (sort key, id)."""
+
     at: Any
     id: Any
 
 
-def storage_cleanup_expired(
+class Batch(Protocol):
+    """One batch of a cleanup phase, in its own transaction: (rows claimed, the cursor after them)."""
+
+    def __call__(
+        self, *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
+    ) -> tuple[int, Cursor | None]: ...
+
+
+def cleanup_phases(
+    phases: Iterable[Batch],
     *,
-    batch_size: int | None = None,
-    limit: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
+    batch_size: int | None,
+    limit: int | None,
+    result: CleanupResult,
     on_batch: Callable[[CleanupResult], None] | None = None,
 ) -> CleanupResult:
-    """Delete what has expired: owed deletes, expired runs with their objects, other expired objects.
-
-    Each batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own
-    transaction, so parallel cleanups never take the same row; blobs are
-    deleted first, then the rows whose blobs storage confirmed. A storage
-    that stops answering ends the pass: the rows it did not confirm stay for
-    the next one. ``limit`` caps the rows claimed in this pass.
-    """
-    now = now or timezone.now()
+    """Run each phase batch after batch until it runs dry, ``limit`` rows are claimed, or storage fails."""
     size = batch_size or settings.CLEANUP_BATCH_SIZE
-    result = CleanupResult()
-    started = time.monotonic()
-    for phase in (_deletions_batch, _expired_runs_batch, _expired_objects_batch):
-        cursor: _Cursor | None = None
+    for phase in phases:
+        cursor: Cursor | None = None
         while not result.storage_failures:
             room = size if limit is None else min(size, limit - result.claimed)
             if room <= 0:
@@ -121,12 +125,46 @@ def storage_cleanup_expired(
             result.batches += 1
             if on_batch is not None:
                 on_batch(result)
+    return result
+
+
+def storage_cleanup_expired(
+    *,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+    on_batch: Callable[[CleanupResult], None] | None = None,
+    result: CleanupResult | None = None,
+) -> CleanupResult:
+    """Files' part of expiry: finish owed deletes, then delete expired objects (blob, then row).
+
+    Runs and the objects they own expire through history (history/expiry.py
+    ``expire_runs_and_files``, which ends by calling this). Each batch is
+    claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own transaction, so
+    parallel cleanups never take the same row; blobs are deleted first, then
+    the rows whose blobs storage confirmed. A storage that stops answering
+    ends the pass: the rows it did not confirm stay for the next one.
+    ``limit`` caps the rows claimed in this pass; ``result`` continues a
+    caller's tally.
+    """
+    now = now or timezone.now()
+    started = time.monotonic()
+    result = cleanup_phases(
+        (_deletions_batch, _expired_objects_batch),
+        now=now,
+        batch_size=batch_size,
+        limit=limit,
+        result=result or CleanupResult(),
+        on_batch=on_batch,
+    )
     log = logger.warning if result.storage_failures or result.failed_keys else logger.info
     log("Storage cleanup in %.1fs: %s", time.monotonic() - started, result.summary())
     return result
 
 
-def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
+def _deletions_batch(
+    *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
+) -> tuple[int, Cursor | None]:
     with transaction.atomic(durable=True):
         query = StorageDeletion.objects.select_for_update(skip_locked=True).order_by("id")
         if cursor is not None:
@@ -134,59 +172,40 @@ def _deletions_batch(*, now: datetime, size: int, cursor: _Cursor | None, result
         rows = [Blob(*row) for row in query.values_list("id", "key", "provider", "bucket")[:size]]
         if rows:
             _finish_deletions(rows, result)
-    return len(rows), _Cursor(None, rows[-1].id) if rows else cursor
+    return len(rows), Cursor(None, rows[-1].id) if rows else cursor
 
 
-class _Undo(Exception):
-    """Roll a cleanup batch back: storage did not confirm every blob."""
+class BlobsNotConfirmed(Exception):
+    """Storage did not confirm every blob: roll the batch back, then forget only ``confirmed``."""
+
+    def __init__(self, confirmed: list[str]) -> None:
+        super().__init__(f"storage confirmed {len(confirmed)} blob(s) only")
+        self.confirmed = confirmed
 
 
-def _expired_runs_batch(*, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult) -> tuple[int, Any]:
-    # The hot path (most expired blobs belong to expired runs): runs and their
-    # object rows are deleted by the statement that claims them, the blobs
-    # next, and the commit makes it final only if storage confirmed them all.
-    # Two round trips per batch (take, commit) when all goes well.
-    confirmed: list[str] = []
-    try:
-        with transaction.atomic(durable=True):
-            _blobs_deleted_here()
-            rows = run_query(
-                "storage_cleanup_take_runs",
-                {
-                    "now": now,
-                    "after_at": cursor.at if cursor else None,
-                    "after_id": cursor.id if cursor else None,
-                    "size": size,
-                },
-            )
-            if not rows:
-                return 0, cursor
-            run_ids = list(dict.fromkeys(row["run_id"] for row in rows))
-            blobs = [
-                Blob(row["object_id"], row["key"], row["provider"], row["bucket"], size=row["size"])
-                for row in rows
-                if row["object_id"] is not None
-            ]
-            gone = blobs_delete(blobs, result)
-            confirmed = [blob.id for blob in blobs if blob.key in gone]
-            if len(confirmed) < len(blobs):
-                raise _Undo
-    except _Undo:
-        # Rows back as they were; forget only what storage confirmed. A crash
-        # right here leaves rows whose blobs are gone: the next pass finds
-        # them already deleted.
-        with transaction.atomic(durable=True):
-            _forget(object_ids=confirmed, run_ids=run_ids, result=result)
-    else:
-        result.runs_deleted += len(run_ids)
-        result.object_rows_deleted += len(blobs)
-        result.bytes_released += sum(blob.size for blob in blobs)
-    return len(run_ids), _Cursor(rows[-1]["run_expires_at"], rows[-1]["run_id"])
+def storage_objects_purge_for_runs(*, run_ids: list[str], result: CleanupResult) -> None:
+    """Delete the stored objects of runs that are expiring: blobs now, rows with them.
+
+    For run expiry (history/expiry.py), inside the caller's transaction,
+    which holds the runs. The rows go in one statement, the blobs next; if
+    storage does not confirm every blob, BlobsNotConfirmed asks the caller to
+    roll back and forget only the confirmed ones (``storage_objects_forget``):
+    the rest keep their rows for a later pass.
+    """
+    _blobs_deleted_here()
+    rows = run_query("storage_objects_purge_for_runs", {"run_ids": array_param(run_ids)})
+    blobs = [Blob(row["id"], row["key"], row["provider"], row["bucket"], size=row["size"]) for row in rows]
+    gone = blobs_delete(blobs, result)
+    confirmed = [blob.id for blob in blobs if blob.key in gone]
+    if len(confirmed) < len(blobs):
+        raise BlobsNotConfirmed(confirmed)
+    result.object_rows_deleted += len(blobs)
+    result.bytes_released += sum(blob.size for blob in blobs)
 
 
 def _expired_objects_batch(
-    *, now: datetime, size: int, cursor: _Cursor | None, result: CleanupResult
-) -> tuple[int, Any]:
+    *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
+) -> tuple[int, Cursor | None]:
     # Expired objects whose run lives on (or that have no run).
     with transaction.atomic(durable=True):
         query = (
@@ -203,8 +222,8 @@ def _expired_objects_batch(
         if rows:
             blobs = [Blob(*row[:4]) for row in rows]
             gone = blobs_delete(blobs, result)
-            _forget(object_ids=[blob.id for blob in blobs if blob.key in gone], run_ids=[], result=result)
-    return len(rows), _Cursor(rows[-1][4], rows[-1][0]) if rows else cursor
+            storage_objects_forget(object_ids=[blob.id for blob in blobs if blob.key in gone], result=result)
+    return len(rows), Cursor(rows[-1][4], rows[-1][0]) if rows else cursor
 
 
 def blobs_delete(blobs: list[Blob], result: CleanupResult) -> set[str]:
@@ -234,35 +253,26 @@ def blobs_delete(blobs: list[Blob], result: CleanupResult) -> set[str]:
     return gone
 
 
-def _uuid_array(ids: Iterable[Any]) -> str:
-    # One array literal: binding a list would quote each of 1,000 elements in Python.
-    return "{" + ",".join(str(value) for value in ids) + "}"
-
-
 def _blobs_deleted_here() -> None:
     """Tell the storage_objects_deleted trigger that this transaction deletes its blobs itself."""
     run_query("storage_blobs_deleted_by_caller", {})
 
 
-def _forget(*, object_ids: list[Any], run_ids: list[Any], result: CleanupResult) -> None:
-    """Delete confirmed-gone object rows (the trigger gives their bytes back) and claimed runs left without objects.
+def storage_objects_forget(*, object_ids: list[Any], result: CleanupResult) -> None:
+    """Delete object rows whose blobs storage confirmed gone; the trigger gives their bytes back.
 
-    Must run inside the caller's transaction (the flag below is transaction-local).
+    Inside the caller's transaction (the flag below is transaction-local).
     """
-    if not object_ids and not run_ids:
+    if not object_ids:
         return
     _blobs_deleted_here()
-    [forgotten] = run_query(
-        "storage_cleanup_forget",
-        {"object_ids": _uuid_array(object_ids), "run_ids": _uuid_array(run_ids)},
-    )
-    result.object_rows_deleted += forgotten["object_rows_deleted"]
-    result.bytes_released += int(forgotten["bytes_released"])
-    result.runs_deleted += forgotten["runs_deleted"]
+    sizes = run_query("storage_cleanup_forget", {"object_ids": array_param(object_ids)})
+    result.object_rows_deleted += len(sizes)
+    result.bytes_released += sum(int(row["size"]) for row in sizes)
 
 
 def objects_forget(blobs: list[Blob], result: CleanupResult) -> None:
-    _forget(object_ids=[blob.id for blob in blobs], run_ids=[], result=result)
+    storage_objects_forget(object_ids=[blob.id for blob in blobs], result=result)
 
 
 def _finish_deletions(rows: list[Blob], result: CleanupResult) -> None:

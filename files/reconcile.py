@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models.functions import Collate
 from django.utils import timezone
 
-from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
+from billing.services import storage_usage_lock, storage_usage_recount
 from core.retry import retry_on_lock_conflict
 from core.sqlfiles import run_query
 from files import storage
@@ -132,11 +132,13 @@ def storage_reconcile(
 @retry_on_lock_conflict
 @transaction.atomic(durable=True)
 def _storage_usage_recount(*, repair: bool) -> tuple[int, int]:
-    """Each user's storage counter against their live rows: (how many are off, how many were set)."""
-    window = {"metric": STORAGE_METRIC, "window_start": STORAGE_WINDOW[0]}
-    run_query("storage_usage_lock", window)
-    [recount] = run_query("storage_usage_recount", {**window, "window_end": STORAGE_WINDOW[1], "repair": repair})
-    return int(recount["counters_off"]), int(recount["counters_repaired"])
+    """Each user's storage counter against their live rows: (how many are off, how many were set).
+
+    Billing owns the counters: it locks them, files counts its rows, billing sets them.
+    """
+    storage_usage_lock()
+    live = {row["user_id"]: int(row["bytes"]) for row in run_query("storage_live_bytes", {})}
+    return storage_usage_recount(live_bytes=live, repair=repair)
 
 
 def _forget_missing(rows: list[Blob]) -> int:

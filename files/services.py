@@ -185,6 +185,15 @@ def storage_objects_delete_for_run(*, run_id: uuid.UUID) -> int:
     return deleted
 
 
+def storage_objects_expire_for_runs(*, run_ids: list[uuid.UUID], at: datetime) -> int:
+    """Bring the expiry of runs' files forward to ``at`` (never later); how many.
+
+    For an operator's "expire now": history expires the runs, files their
+    objects, in the caller's transaction after the runs (the lock order).
+    """
+    return StorageObject.objects.filter(run_id__in=run_ids, expires_at__gt=at).update(expires_at=at, updated_at=at)
+
+
 def storage_deletions_dispatch(*, keys: list[str], using: str = "default") -> None:
     """After commit, ask a worker to delete the blobs owed for these keys.
 

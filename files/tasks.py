@@ -1,6 +1,7 @@
 """Celery tasks for stored files. Thin: call a service, retry transient storage errors.
 
-Cleanup and owed deletes are idempotent (a second run finds nothing to do,
+(The expiry pass, which takes runs with their files, is history's:
+history.tasks.cleanup_expired.) Owed deletes are idempotent (a second run finds nothing to do,
 and an object already gone counts as deleted), so they acknowledge late: a
 worker lost mid-task gets the task run again instead of dropping it.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from files.cleanup import storage_cleanup_expired, storage_deletions_process
+from files.cleanup import storage_deletions_process
 from files.reconcile import storage_reconcile
 
 
@@ -19,7 +20,7 @@ class StorageRetry(Exception):
     """Storage did not answer; the task runs again later (backoff with jitter)."""
 
 
-_RETRY = {
+RETRY_TRANSIENT_STORAGE = {
     "autoretry_for": (StorageRetry,),
     "retry_backoff": 30,
     "retry_backoff_max": 600,
@@ -28,15 +29,9 @@ _RETRY = {
 }
 
 
-@shared_task(name="files.tasks.cleanup_expired_storage", acks_late=True, reject_on_worker_lost=True, **_RETRY)
-def cleanup_expired_storage(*, batch_size: int | None = None, limit: int | None = None) -> dict[str, Any]:
-    result = storage_cleanup_expired(batch_size=batch_size, limit=limit)
-    if result.storage_failures and result.transient:
-        raise StorageRetry(result.error)
-    return result.as_dict()
-
-
-@shared_task(name="files.tasks.delete_owed_blobs", acks_late=True, reject_on_worker_lost=True, **_RETRY)
+@shared_task(
+    name="files.tasks.delete_owed_blobs", acks_late=True, reject_on_worker_lost=True, **RETRY_TRANSIENT_STORAGE
+)
 def delete_owed_blobs(*, keys: list[str] = (), ids: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     # Queued after commit of a delete; if it never succeeds, cleanup finishes the rows.
     # ``ids``: messages queued before owed deletes were written by the trigger.

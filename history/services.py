@@ -39,8 +39,7 @@ from billing.services import credits_charge, credits_refund, usage_consume, usag
 from core.errors import Conflict
 from core.retry import retry_on_lock_conflict
 from core.sqlfiles import run_query
-from files.models import StorageObject
-from files.services import storage_objects_attach, storage_objects_delete_for_run
+from files.services import storage_objects_attach, storage_objects_delete_for_run, storage_objects_expire_for_runs
 from history.exceptions import (
     IdempotencyKeyReused,
     IllegalTransition,
@@ -361,8 +360,8 @@ def run_delete(*, user_id: uuid.UUID, run_id: uuid.UUID) -> None:
     logger.info("run deleted run_id=%s user_id=%s", run_id, user_id)
 
 
-def _fail_unfinished(*, run_ids: list[uuid.UUID], reason: str, user_id: uuid.UUID | None = None) -> None:
-    """Fail (and so refund) those runs that are still PENDING or PROCESSING.
+def _fail_unfinished(*, run_ids: list[uuid.UUID], reason: str, user_id: uuid.UUID | None = None) -> int:
+    """Fail (and so refund) those runs that are still PENDING or PROCESSING; how many this call failed.
 
     A run deleted or expired before it finished must not keep its credits; a
     worker still busy with it then finds it gone or FAILED and stops.
@@ -370,17 +369,32 @@ def _fail_unfinished(*, run_ids: list[uuid.UUID], reason: str, user_id: uuid.UUI
     unfinished = History.objects.filter(id__in=run_ids, status__in=UNFINISHED_STATUSES)
     if user_id is not None:
         unfinished = unfinished.filter(user_id=user_id)
+    failed = 0
     for run_id in unfinished.values_list("id", flat=True):
         try:
             run_fail(run_id=run_id, error_message=reason)
-        except IllegalTransition:
-            continue  # finished meanwhile
+        except (IllegalTransition, RunNotFound):
+            continue  # finished or deleted meanwhile
+        failed += 1
+    return failed
+
+
+def runs_fail_expired_unfinished(*, now: datetime, limit: int | None = None) -> int:
+    """Fail (and so refund) runs whose time ran out before they finished; how many.
+
+    Expiry deletes only finished runs: one still PENDING or PROCESSING keeps
+    its credits until it is failed here, and its files until the next batch
+    of the same pass takes it.
+    """
+    expired = History.objects.filter(status__in=UNFINISHED_STATUSES, expires_at__lte=now).order_by("expires_at")
+    run_ids = list(expired.values_list("id", flat=True)[:limit])
+    return _fail_unfinished(run_ids=run_ids, reason="The run expired before it finished.")
 
 
 def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
     """An operator's "expire now": the runs and their files expire at once; cleanup deletes them.
 
-    Nothing is deleted here: the next cleanup pass takes them in its own order
+    Nothing is deleted here: the next expiry pass takes them in its own order
     (blob, then row), exactly as if their time had run out. Runs already
     expired are left as they are. Returns how many runs this call expired.
     """
@@ -389,8 +403,6 @@ def runs_expire_now(*, run_ids: list[uuid.UUID]) -> int:
     now = timezone.now()
     with transaction.atomic():  # lock order: the runs, then their objects
         expired = History.objects.filter(id__in=ids, expires_at__gt=now).update(expires_at=now, updated_at=now)
-        StorageObject.objects.filter(run_id__in=ids, deleted_at__isnull=True, expires_at__gt=now).update(
-            expires_at=now, updated_at=now
-        )
+        storage_objects_expire_for_runs(run_ids=ids, at=now)
     logger.info("runs expired by operator count=%s", expired)
     return expired

@@ -20,12 +20,13 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     cleanup_every = settings.CLEANUP_INTERVAL_MINUTES * MINUTE
     reap_every = 5 * MINUTE
     return {
-        # Expired files and runs really disappear: owed deletes, expired
-        # objects, expired runs (files/cleanup.py storage_cleanup_expired).
+        # Expired runs and files really disappear: unfinished ones refunded,
+        # expired runs with their files, owed deletes, expired objects
+        # (history/expiry.py expire_runs_and_files).
         # Seed 000 says daily; every CLEANUP_INTERVAL_MINUTES (15) keeps a
         # file's life close to its promised expiry.
         "storage-cleanup-expired": {
-            "task": "files.tasks.cleanup_expired_storage",
+            "task": "history.tasks.cleanup_expired",
             "schedule": cleanup_every,
             "options": {"expires": cleanup_every},
         },

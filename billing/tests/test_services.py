@@ -7,8 +7,16 @@ from django.db import IntegrityError, connection, transaction
 
 from billing.exceptions import InsufficientCredits, QuotaExceeded
 from billing.models import CreditBalance, CreditLedgerEntry, Plan, UsageCounter
-from billing.selectors import usage_window_bounds
-from billing.services import credit_balance_open, credits_adjust, credits_charge, usage_consume, usage_release_at
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, usage_window_bounds
+from billing.services import (
+    credit_balance_open,
+    credits_adjust,
+    credits_charge,
+    storage_usage_lock,
+    storage_usage_recount,
+    usage_consume,
+    usage_release_at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +116,54 @@ def test_usage_release_gives_back_but_never_below_zero(user) -> None:
     usage_release_at(user_id=user.id, metric="storage", amount=150, at=DAY[0] + timedelta(hours=1))
 
     assert UsageCounter.objects.get(user=user, metric="storage").count == 0
+
+
+def test_storage_release_gives_back_many_users_bytes_in_one_call_never_below_zero(make_user) -> None:
+    # Billing's writer that the storage_objects_deleted trigger calls once per deleting statement.
+    first, second, untouched = make_user(), make_user(), make_user()
+    for user, stored in ((first, 100), (second, 40), (untouched, 70)):
+        usage_consume(
+            user_id=user.id,
+            metric=STORAGE_METRIC,
+            amount=stored,
+            limit=None,
+            window_start=STORAGE_WINDOW[0],
+            window_end=STORAGE_WINDOW[1],
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT public.versatools_storage_usage_release(%s::uuid[], %s::bigint[])",
+            [[first.id, second.id], [30, 500]],
+        )
+
+    counts = dict(UsageCounter.objects.filter(metric=STORAGE_METRIC).values_list("user_id", "count"))
+    assert counts == {first.id: 70, second.id: 0, untouched.id: 70}
+
+
+def test_storage_recount_sets_every_counter_to_the_live_bytes_it_is_given(make_user) -> None:
+    drifted, gone, right = make_user(), make_user(), make_user()
+    for user, stored in ((drifted, 100), (gone, 40), (right, 70)):
+        usage_consume(
+            user_id=user.id,
+            metric=STORAGE_METRIC,
+            amount=stored,
+            limit=None,
+            window_start=STORAGE_WINDOW[0],
+            window_end=STORAGE_WINDOW[1],
+        )
+    newcomer = make_user()
+    live = {drifted.id: 90, right.id: 70, newcomer.id: 5}  # "gone" has no object left
+
+    with transaction.atomic():
+        storage_usage_lock()
+        assert storage_usage_recount(live_bytes=live, repair=False) == (3, 0)
+    with transaction.atomic():
+        storage_usage_lock()
+        assert storage_usage_recount(live_bytes=live, repair=True) == (3, 3)
+
+    counts = dict(UsageCounter.objects.filter(metric=STORAGE_METRIC).values_list("user_id", "count"))
+    assert counts == {drifted.id: 90, gone.id: 0, right.id: 70, newcomer.id: 5}
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        RunSQLFile("triggers/storage_objects_deleted"),
+        RunSQLFile("triggers/storage_objects_deleted_0006"),
         RunSQLFile("triggers/sqlite/storage_objects_deleted", vendor="sqlite"),
     ]

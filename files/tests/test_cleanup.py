@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
-from files.cleanup import storage_cleanup_expired
 from files.models import StorageDeletion, StorageObject
 from files.services import storage_object_store
 from files.tests.conftest import manage, subprocess_env
+from history.expiry import expire_runs_and_files
 from history.models import History
 
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -32,7 +32,7 @@ def test_cleanup_deletes_expired_runs_with_their_objects_and_keeps_live_ones(any
     expired = seed_runs(any_storage, users, 30)
     live = seed_runs(any_storage, users, 10, expired=False)
 
-    result = storage_cleanup_expired(batch_size=7)
+    result = expire_runs_and_files(batch_size=7)
 
     assert any_storage.keys() == set(live.keys) == live_keys()
     assert set(History.objects.values_list("id", flat=True)) == set(live.run_ids)
@@ -45,7 +45,7 @@ def test_cleanup_deletes_expired_runs_with_their_objects_and_keeps_live_ones(any
 def test_s3_deletes_in_requests_of_1000_keys(s3_storage, user, seed_runs):
     seed_runs(s3_storage, [user], 2500)
 
-    result = storage_cleanup_expired(batch_size=2500)
+    result = expire_runs_and_files(batch_size=2500)
 
     log = s3_storage.server.log
     assert log.requests["delete_objects"] == 3 == result.storage_requests
@@ -61,7 +61,7 @@ def test_object_already_gone_counts_as_deleted(any_storage, user, seed_runs):
     storage.default_backend().delete(seeded.keys[0])
     storage.default_backend().delete(seeded.keys[1])
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert result.objects_deleted == 5 and result.runs_deleted == 5
     assert result.objects_missing == (2 if any_storage.kind == "filesystem" else 0)
@@ -75,14 +75,14 @@ def test_key_storage_refuses_keeps_its_row_and_its_run(fs_storage, user, seed_ru
     stuck.unlink()
     stuck.mkdir()  # os.remove() on a directory fails: the storage "refuses"
 
-    result = storage_cleanup_expired(batch_size=2)
+    result = expire_runs_and_files(batch_size=2)
 
     # Tried as an expired object, then again with its expired run: refused both times.
     assert result.failed_keys == 2 and result.objects_deleted == 3
     assert live_keys() == {seeded.keys[2]}
     assert list(History.objects.values_list("id", flat=True)) == [seeded.run_ids[2]]
     # The next pass tries again and does not spin on it: one claim of the object, one of its run.
-    again = storage_cleanup_expired(batch_size=2)
+    again = expire_runs_and_files(batch_size=2)
     assert again.failed_keys == 2 and again.claimed == 2
 
 
@@ -91,7 +91,7 @@ def test_missing_filesystem_root_deletes_no_rows(fs_storage, user, seed_runs):
     seed_runs(fs_storage, [user], 3)
     fs_storage.root.rename(fs_storage.root.with_name("unmounted"))
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert result.storage_failures == 1 and result.transient
     assert StorageObject.objects.count() == 3 and History.objects.count() == 3
@@ -103,7 +103,7 @@ def test_expired_object_of_a_live_run_goes_and_the_run_stays(fs_storage, user, m
     obj = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     StorageObject.objects.filter(id=obj.id).update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert result.object_rows_deleted == 1 and result.runs_deleted == 0
     assert History.objects.filter(id=run.id).exists() and fs_storage.keys() == set()
@@ -118,7 +118,7 @@ def test_cleanup_gives_storage_bytes_back(any_storage, make_user):
     kept = storage_object_store(user_id=users[0].id, content=PDF, name="c.pdf")
     StorageObject.objects.exclude(id=kept.id).update(expires_at=timezone.now() - timedelta(seconds=1))
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert result.bytes_released == 4 * len(PDF)
     counts = dict(UsageCounter.objects.filter(metric=STORAGE_METRIC).values_list("user_id", "count"))
@@ -129,7 +129,7 @@ def test_cleanup_gives_storage_bytes_back(any_storage, make_user):
 def test_limit_caps_the_rows_one_pass_claims(fs_storage, user, seed_runs):
     seed_runs(fs_storage, [user], 10)
 
-    result = storage_cleanup_expired(batch_size=3, limit=4)
+    result = expire_runs_and_files(batch_size=3, limit=4)
 
     assert result.claimed == 4 and result.objects_deleted == 4
     assert StorageObject.objects.count() == 6
@@ -155,11 +155,14 @@ def test_run_waits_for_an_object_another_transaction_is_deleting_then_goes(fs_st
     deleter = threading.Thread(target=user_deletes_one_file)
     deleter.start()
     assert locked.wait(10)
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
     deleter.join()
 
-    # Cleanup waited for the user's delete, then took the run and the other file.
-    assert (result.runs_deleted, result.object_rows_deleted, result.objects_deleted) == (1, 1, 1)
+    # Cleanup waited for the user's delete, then took the run and the other
+    # file. The delete owed for the user's file is finished by whichever comes
+    # first, the task queued at its commit or this pass's owed-delete phase.
+    assert (result.runs_deleted, result.object_rows_deleted) == (1, 1)
+    assert result.objects_deleted - result.deletions_completed == 1
     assert fs_storage.keys() == set() and not History.objects.exists()
     assert not StorageObject.objects.exists() and not StorageDeletion.objects.exists()
     assert other.key != held.key
@@ -176,7 +179,7 @@ def test_refused_key_of_a_run_keeps_the_run_and_that_row_only(fs_storage, user, 
     path.unlink()
     path.mkdir()  # storage "refuses" to delete this key
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert result.failed_keys == 1 and result.runs_deleted == 0
     assert live_keys() == {stuck.key} and gone.key not in set(fs_storage.keys())
@@ -208,7 +211,7 @@ def test_s3_server_stopped_mid_batch_then_restarted(s3_storage, make_user, seed_
 
     setattr(server.hooks, when.replace("_processing", "_delete"), die_on_second)
 
-    first = storage_cleanup_expired(batch_size=1000)
+    first = expire_runs_and_files(batch_size=1000)
 
     server.hooks.before_delete = server.hooks.after_delete = None
     assert first.storage_failures == 1 and first.transient
@@ -223,7 +226,7 @@ def test_s3_server_stopped_mid_batch_then_restarted(s3_storage, make_user, seed_
     assert set(requests[1]) <= remaining
 
     server.start()
-    second = storage_cleanup_expired(batch_size=1000)
+    second = expire_runs_and_files(batch_size=1000)
 
     assert second.storage_failures == 0
     assert s3_storage.keys() == set(live.keys) == live_keys()

@@ -23,11 +23,12 @@ from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
 from core.errors import NotFound
 from files import storage
-from files.cleanup import storage_cleanup_expired, storage_deletions_process
+from files.cleanup import storage_deletions_process
 from files.models import ObjectRole, StorageDeletion, StorageObject
 from files.reconcile import storage_reconcile
 from files.services import storage_object_store
 from files.tests.conftest import test_database_url as database_url
+from history.expiry import expire_runs_and_files
 from history.models import History, RunStatus
 from history.services import run_delete
 from versatools.rls import rls_as_user
@@ -106,19 +107,19 @@ def test_every_way_of_deleting_a_run_owes_its_blobs_and_gives_its_bytes_back(any
     if not user_gone:
         # Counted in the deleting transaction, whoever deleted.
         assert counted(owner) == live_bytes(owner) == len(PDF)
-    storage_cleanup_expired()  # finishes whatever was owed and not yet done
+    expire_runs_and_files()  # finishes whatever was owed and not yet done
     assert StorageDeletion.objects.count() == 0
     assert any_storage.keys() == ({theirs.key} if user_gone else {kept.key, theirs.key})
     assert set(StorageObject.objects.values_list("key", flat=True)) == any_storage.keys()
     assert counted(bystander) == len(PDF)
 
 
-def test_the_trigger_names_the_storage_counter_billing_uses():
-    # The trigger's SQL spells the metric and the standing window out; they must stay billing's.
+def test_billings_storage_release_names_the_storage_counter_billing_reads():
+    # The SQL function the trigger calls spells the metric and the standing window out; they must stay billing's.
     assert STORAGE_METRIC == "storage_bytes"
     assert STORAGE_WINDOW[0] == datetime(2000, 1, 1, tzinfo=UTC)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_functiondef('public.versatools_storage_objects_deleted'::regproc)")
+        cursor.execute("SELECT pg_get_functiondef('public.versatools_storage_usage_release'::regproc)")
         source = cursor.fetchone()[0]
     assert f"'{STORAGE_METRIC}'" in source and "'2000-01-01 00:00:00+00'" in source
 
@@ -128,20 +129,11 @@ def test_cleanup_owes_nothing_for_blobs_it_deleted_itself(fs_storage, user, make
     storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
     History.objects.filter(id=run.id).update(expires_at=datetime(2001, 1, 1, tzinfo=UTC))
 
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
 
     assert (result.runs_deleted, result.object_rows_deleted, result.bytes_released) == (1, 1, len(PDF))
     assert StorageDeletion.objects.count() == 0 and result.deletions_completed == 0
     assert counted(user) == 0 and fs_storage.keys() == set()
-
-
-def test_an_expired_run_that_never_finished_is_left_for_the_reaper(fs_storage, user, make_run):
-    # Cleanup never deletes a run whose credits are still owed back.
-    pending = make_run(user, status=RunStatus.PENDING, expires_at=datetime(2001, 1, 1, tzinfo=UTC))
-
-    result = storage_cleanup_expired()
-
-    assert result.runs_deleted == 0 and History.objects.filter(id=pending.id).exists()
 
 
 def test_an_output_stored_while_its_run_is_being_deleted_waits_then_finds_nothing(fs_storage, user, make_run):
@@ -175,7 +167,7 @@ def test_an_output_stored_while_its_run_is_being_deleted_waits_then_finds_nothin
         worker.join(timeout=30)
 
     assert len(outcome) == 1 and isinstance(outcome[0], NotFound)
-    storage_cleanup_expired()
+    expire_runs_and_files()
     assert fs_storage.keys() == set() and StorageObject.objects.count() == 0
     assert counted(user) == 0 and StorageDeletion.objects.count() == 0
 
@@ -196,7 +188,7 @@ def test_a_row_deleted_while_its_blob_is_written_takes_the_blob_with_it(fs_stora
     with pytest.raises(NotFound):
         storage_object_store(user_id=user.id, content=PDF, name="out.pdf", run_id=run.id, role=ObjectRole.OUTPUT)
 
-    storage_cleanup_expired()
+    expire_runs_and_files()
     assert fs_storage.keys() == set() and StorageDeletion.objects.count() == 0
     assert counted(user) == 0
 

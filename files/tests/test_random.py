@@ -23,12 +23,12 @@ from django.utils import timezone
 
 from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC
-from files.cleanup import storage_cleanup_expired
 from files.exceptions import StorageUnavailable
 from files.models import StorageDeletion, StorageObject
 from files.reconcile import storage_reconcile
 from files.services import storage_object_store
 from files.tests.conftest import manage, subprocess_env
+from history.expiry import expire_runs_and_files
 from history.models import History
 
 # Manage.py subprocesses killed mid-upload, S3 outages: seconds per seed.
@@ -109,7 +109,7 @@ def test_random_uploads_expiries_outages_and_crashes_end_clean(s3_storage, make_
                 return False
 
             setattr(server.hooks, hook, die)
-        storage_cleanup_expired(batch_size=rng.randint(1, 40))
+        expire_runs_and_files(batch_size=rng.randint(1, 40))
         server.hooks.before_delete = server.hooks.after_delete = None
 
     def step_killed_cleaner() -> None:
@@ -145,7 +145,7 @@ def test_random_uploads_expiries_outages_and_crashes_end_clean(s3_storage, make_
         # One clean pass.
         if not server.running:
             server.start()
-        storage_cleanup_expired()
+        expire_runs_and_files()
         now = timezone.now()
         assert s3_storage.keys() <= tracked_keys()
         assert not StorageObject.objects.filter(Q(expires_at__lte=now) | Q(run__expires_at__lte=now)).exists()

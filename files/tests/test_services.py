@@ -202,9 +202,10 @@ class BreaksAfterSniffing(io.BytesIO):
         return super().read(size)
 
 
-# PostgreSQL only for now: undoing the store forgets the row through cleanup's
-# queries (storage_blobs_deleted_by_caller, storage_cleanup_forget), which have no SQLite twin.
+# Both dialects: undoing the store forgets the row through cleanup's queries
+# (storage_blobs_deleted_by_caller, storage_cleanup_forget) and their SQLite twins.
 @pytest.mark.django_db
+@pytest.mark.both_dialects
 def test_failed_write_with_storage_up_removes_row_object_and_usage(any_storage, user):
     with pytest.raises(StorageUnavailable):
         storage_object_store(user_id=user.id, content=BreaksAfterSniffing(PDF), name="a.pdf")
@@ -324,7 +325,7 @@ def test_owner_and_operator_deletes_go_through_the_same_path(fs_storage, make_us
 
 @pytest.mark.django_db(transaction=True)
 def test_blob_delete_that_fails_after_commit_is_left_owed_for_cleanup(s3_storage, user, make_run):
-    from files.cleanup import storage_cleanup_expired
+    from history.expiry import expire_runs_and_files
 
     run = make_run(user)
     obj = storage_object_store(user_id=user.id, content=PDF, name="a.pdf", run_id=run.id)
@@ -335,6 +336,6 @@ def test_blob_delete_that_fails_after_commit_is_left_owed_for_cleanup(s3_storage
     owed = StorageDeletion.objects.get()
     assert owed.key == obj.key and s3_storage.keys() == {obj.key}
     s3_storage.server.start()
-    result = storage_cleanup_expired()
+    result = expire_runs_and_files()
     assert result.deletions_completed == 1
     assert s3_storage.keys() == set() and StorageDeletion.objects.count() == 0

@@ -9,11 +9,12 @@ import threading
 import pytest
 
 from files.models import StorageObject
-from files.tasks import StorageRetry, cleanup_expired_storage, delete_owed_blobs, reconcile_storage
+from files.tasks import StorageRetry, delete_owed_blobs, reconcile_storage
 from files.tests.conftest import wait_until
 from history.models import History
+from history.tasks import cleanup_expired
 
-CLEANUP = "files.tasks.cleanup_expired_storage"
+CLEANUP = "history.tasks.cleanup_expired"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -89,7 +90,7 @@ def test_worker_killed_mid_batch_the_task_runs_again_and_finishes(
 
 
 def test_cleanup_tasks_are_late_acknowledged_and_retry_storage_outages_with_backoff_and_jitter():
-    for task in (cleanup_expired_storage, delete_owed_blobs):
+    for task in (cleanup_expired, delete_owed_blobs):
         assert task.acks_late and task.reject_on_worker_lost
         assert task.autoretry_for == (StorageRetry,)
         assert task.retry_backoff and task.retry_jitter and task.max_retries == 5
@@ -104,6 +105,6 @@ def test_cleanup_task_raises_for_retry_when_storage_is_down(s3_storage, user, se
 
     # The task body; Celery's autoretry_for turns StorageRetry into a delayed retry.
     with pytest.raises(StorageRetry, match="DeleteObjects"):
-        cleanup_expired_storage.run(batch_size=10)
+        cleanup_expired.run(batch_size=10)
 
     assert StorageObject.objects.count() == 3

@@ -86,7 +86,7 @@ def test_upload_process_show_download_expire(stack: Stack, user, fs_storage) -> 
             "manage.py",
             "shell",
             "-c",
-            "from files.tasks import cleanup_expired_storage; cleanup_expired_storage.delay()",
+            "from history.tasks import cleanup_expired; cleanup_expired.delay()",
         ],
         cwd=ROOT,
         env=stack.env,

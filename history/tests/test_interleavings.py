@@ -40,11 +40,11 @@ from django.utils import timezone
 from billing.models import CreditBalance, CreditLedgerEntry, Plan, Subscription, UsageCounter
 from billing.selectors import RUNS_METRIC, STORAGE_METRIC
 from billing.services import credit_balance_open
-from files.cleanup import storage_cleanup_expired
 from files.models import StorageDeletion, StorageObject
 from files.reconcile import storage_reconcile
 from files.tests.conftest import s3_server, s3_storage, wait_until  # noqa: F401
 from files.tests.conftest import test_database_url as database_url
+from history.expiry import expire_runs_and_files
 from history.models import UNFINISHED_STATUSES, History, RunStatus
 from history.services import runs_reap_stuck
 from history.tests.stack import Stack, running_stack, token_for
@@ -200,9 +200,9 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
                     )
                     doomed = rng.sample(finished, k=len(finished) // 3)
                     History.objects.filter(id__in=doomed).update(expires_at=timezone.now() - timedelta(seconds=1))
-                    storage_cleanup_expired(batch_size=rng.randint(1, 8))
+                    expire_runs_and_files(batch_size=rng.randint(1, 8))
                 elif move == "clean":
-                    storage_cleanup_expired(batch_size=rng.randint(1, 8))
+                    expire_runs_and_files(batch_size=rng.randint(1, 8))
                 time.sleep(rng.uniform(0.05, 0.3))
             for future in futures:
                 future.result()
@@ -216,7 +216,7 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
         )
         s3_stack.shut_down()
         faults["on"] = False
-        storage_cleanup_expired()
+        expire_runs_and_files()
         report = storage_reconcile(repair=False, grace=timedelta(0))
 
         assert answers.bad == [], answers.bad

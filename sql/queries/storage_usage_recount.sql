@@ -1,14 +1,13 @@
--- Reconcile's recount, step two: each user's storage counter against the bytes
--- of their live object rows (the rows are the truth: a row is written with
--- its bytes counted, and deleting it gives them back in the same transaction,
--- so a counter can only drift through a bug or a hand edit). Reports how many
--- counters are off and, when %(repair)s, sets them to the live figure.
+-- Reconcile's recount, billing's part: each user's storage counter against
+-- the live bytes files counted (arrays of user ids and bytes, one pair per
+-- user with objects), so a counter can only drift through a bug or a hand
+-- edit. Reports how many counters are off and, when %(repair)s, sets them to
+-- the live figure; a user with no object left gets zero.
 -- A user with objects but no counter row at all gets one; that INSERT could
 -- race only a first-ever store of that same user, which creates the row itself.
 WITH live AS (
-    SELECT user_id, sum(size)::bigint AS bytes
-    FROM storage_objects
-    GROUP BY user_id
+    SELECT live.user_id, live.bytes
+    FROM unnest(%(user_ids)s::uuid[], %(bytes)s::bigint[]) AS live(user_id, bytes)
 ),
 counted AS (
     SELECT user_id, count

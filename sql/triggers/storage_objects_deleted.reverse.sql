@@ -1,2 +1,3 @@
-DROP TRIGGER IF EXISTS storage_objects_deleted ON public.storage_objects;
-DROP FUNCTION IF EXISTS public.versatools_storage_objects_deleted();
+-- Back to the body files 0006 installed (its own UPDATE of usage_counters),
+-- before billing's storage_usage_release goes with billing 0005's reverse.
+-- @include triggers/storage_objects_deleted_0006

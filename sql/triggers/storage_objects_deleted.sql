@@ -5,8 +5,9 @@
 -- * each blob is owed a delete (a storage_deletions row), so no blob outlives
 --   its row unseen: the delete is done after commit by the app, or by the next
 --   cleanup pass;
--- * the owner's storage quota (usage_counters, metric 'storage_bytes', the
---   one standing window that starts 2000-01-01) gets the bytes back.
+-- * the owner's storage quota gets the bytes back, through billing's one
+--   writer of it, public.versatools_storage_usage_release
+--   (sql/functions/storage_usage_release.sql), for all owners at once.
 --
 -- Python signals could do neither for a cascade or a delete made outside
 -- Django: an FK cascade fires no signal, which is how output rows committed
@@ -19,7 +20,7 @@
 -- either way. Transaction-local, so safe through PgBouncer's transaction mode.
 --
 -- One statement-level trigger with a transition table: a cleanup batch of
--- 1,000 rows costs one INSERT and one UPDATE per owner, not 1,000 of each.
+-- 1,000 rows costs one INSERT and one release for all its owners, not 1,000 of each.
 -- SECURITY DEFINER with a fixed search_path: a user deleting their own run
 -- through the Data API cannot write either table, but what they delete must
 -- still be accounted for.
@@ -40,13 +41,8 @@ BEGIN
         INSERT INTO public.storage_deletions (provider, bucket, key, created_at)
         SELECT gone.provider, gone.bucket, gone.key, now() FROM gone;
     END IF;
-    UPDATE public.usage_counters AS uc
-    SET count = greatest(uc.count - freed.amount, 0),
-        updated_at = now()
-    FROM (SELECT gone.user_id, sum(gone.size) AS amount FROM gone GROUP BY gone.user_id) AS freed
-    WHERE uc.user_id = freed.user_id
-      AND uc.metric = 'storage_bytes'
-      AND uc.window_start = '2000-01-01 00:00:00+00';
+    PERFORM public.versatools_storage_usage_release(array_agg(freed.user_id), array_agg(freed.amount))
+    FROM (SELECT gone.user_id, sum(gone.size)::bigint AS amount FROM gone GROUP BY gone.user_id) AS freed;
     RETURN NULL;
 END;
 $$;
@@ -55,7 +51,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION public.versatools_storage_objects_deleted()
     FROM PUBLIC, anon, authenticated, service_role;
 
-CREATE TRIGGER storage_objects_deleted
+CREATE OR REPLACE TRIGGER storage_objects_deleted
     AFTER DELETE ON public.storage_objects
     REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT

@@ -12,9 +12,13 @@ wiring (settings, URLs, the API's assembly, the Celery app).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
+
+from core.sqlfiles import read_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ["core", "tools", "accounts", "billing", "stats", "files", "history", "demo"]
@@ -112,3 +116,55 @@ def test_the_check_itself_catches_a_backwards_import(tmp_path):
 )
 def test_layers_are_assigned_by_the_longest_prefix(module, layer):
     assert layer_of(module) == layer
+
+
+# --- One writer per table -------------------------------------------------------
+
+# UPDATE after FOR or KEY is a row lock (FOR UPDATE, FOR NO KEY UPDATE), after DO an upsert's own.
+WRITE = re.compile(
+    r"\b(?:INSERT\s+INTO|(?<!FOR )(?<!KEY )(?<!DO )UPDATE|DELETE\s+FROM)\s+(?:public\.)?([a-z_]+)", re.IGNORECASE
+)
+
+
+def sql_writers(root: Path = ROOT) -> dict[str, set[str]]:
+    """For each app, the sql/queries files its modules run (``run_query("name", ...)``)."""
+    runs: dict[str, set[str]] = {}
+    for module, path in app_modules(root, APPS):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "run_query"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                runs.setdefault(module.split(".")[0], set()).add(node.args[0].value)
+    return runs
+
+
+def written_tables(name: str) -> set[str]:
+    texts = [read_sql(f"queries/{name}")]
+    twin = ROOT / "sql" / "queries" / "sqlite" / f"{name}.sql"
+    if twin.exists():
+        texts.append(read_sql(f"queries/sqlite/{name}"))
+    # Comments name other tables in prose ("deleting ... from history"); only statements count.
+    code = [re.sub(r"--[^\n]*", "", text) for text in texts]
+    return {table.lower() for text in code for table in WRITE.findall(text)} - {"temp"}
+
+
+def test_each_query_writes_only_tables_of_the_app_that_runs_it():
+    # The counters of stats are written by stats.services only; storage quota by billing only.
+    owner = {model._meta.db_table: model._meta.app_label for model in apps.get_models()}
+    found = []
+    for app, names in sorted(sql_writers().items()):
+        for name in sorted(names):
+            for table in sorted(written_tables(name)):
+                if table.startswith("versatools_"):
+                    continue  # the SQLite twins' scratch tables
+                if owner.get(table) != app:
+                    found.append(f"{app} runs {name}.sql, which writes {table} ({owner.get(table)}'s)")
+    assert found == []
+
+
+def test_the_writer_check_sees_a_query_writing_another_apps_table():
+    assert "usage_counters" in written_tables("usage_counter_consume")
+    assert written_tables("history_delete_emptied") == {"history"}

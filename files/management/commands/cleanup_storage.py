@@ -14,8 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from files.cleanup import CleanupResult, storage_cleanup_expired
+from files.cleanup import CleanupResult
 from files.selectors import storage_cleanup_preview
+from history.expiry import expire_runs_and_files
 from history.selectors import runs_expired_count
 
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
 
-        result = storage_cleanup_expired(batch_size=batch_size, limit=limit, on_batch=progress if tty else None)
+        result = expire_runs_and_files(batch_size=batch_size, limit=limit, on_batch=progress if tty else None)
         if tty and result.batches:
             self.stdout.write("")
         self.stdout.write(f"Cleanup in {time.monotonic() - started:.1f}s: {result.summary()}.")
