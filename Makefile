@@ -54,10 +54,12 @@ test: install-dev services browser
 
 # The quick loop while developing: PostgreSQL only, no PgBouncer pass, and
 # without the tests marked slow (they start processes: workers, gunicorn,
-# browsers, pg_dump). CI (`make test`) runs everything.
+# browsers, pg_dump), spread over FAST_WORKERS processes (pytest-xdist; each
+# gets its own test database). CI (`make test`) runs everything, one process.
+FAST_WORKERS ?= 2
 test-fast: install-dev
 	./scripts/ensure-services.sh
-	DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' $(BIN)/pytest -m "not slow"
+	DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' $(BIN)/pytest -m "not slow" -n $(FAST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .
