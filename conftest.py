@@ -200,9 +200,15 @@ def _sqlite_flush_owes_no_deletes(request: pytest.FixtureRequest) -> None:
 def make_user(db: Any) -> Callable[..., Any]:
     from accounts.models import User
 
-    def make(email: str | None = None, **fields: Any) -> User:
+    def make(email: str | None = None, *, verified: bool = True, **fields: Any) -> User:
+        """A user; ``verified``: with their address confirmed, as anyone who may start runs must be."""
+        from accounts.services import email_mark_verified
+
         email = email or f"user{next(_counter)}@example.com"
-        return User.objects.create_user(email=email, password="pw-not-used", **fields)
+        user = User.objects.create_user(email=email, password="pw-not-used", **fields)
+        if verified:
+            email_mark_verified(user_id=user.id, email=user.email)
+        return user
 
     return make
 

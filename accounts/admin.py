@@ -2,17 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
+from accounts.services import email_mark_verified
 from billing.admin import adjust_credits_response
 from billing.models import CreditBalance, Subscription
 from billing.selectors import effective_plan
-from core.admin import ServiceActionsMixin
+from core.admin import ReadOnlyAdmin, ServiceActionsMixin
 from history.models import History
 
 NEWEST_RUNS = 10
@@ -111,3 +114,50 @@ class UserAdmin(ServiceActionsMixin, DjangoUserAdmin):
 
     def has_adjust_credits_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("billing.change_creditbalance")
+
+
+# django-allauth's own admin pages, replaced (allauth is installed before
+# accounts, so they are registered by now): its "mark verified" action wrote
+# the rows itself and was offered to view-only operators. OAuth clients come
+# from settings and provider tokens are not stored: no pages for either.
+for _model in (EmailAddress, SocialAccount, SocialApp, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(ServiceActionsMixin, ReadOnlyAdmin):
+    list_display = ("email", "user", "primary", "verified")
+    list_filter = ("verified", "primary")
+    list_select_related = ("user",)
+    search_fields = ("email", "user__email")
+    actions = ("mark_verified",)
+
+    @admin.action(description="Mark the user's address verified", permissions=["mark_verified"])
+    def mark_verified(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        # Only a user's current address (users.email) counts for the run rule; others are left alone.
+        marked: list[str] = []
+        skipped: list[str] = []
+        for address in queryset.select_related("user")[:1000]:
+            current = address.email.lower() == address.user.email.lower()
+            done = current and email_mark_verified(user_id=address.user_id, email=address.user.email)
+            (marked if done else skipped).append(address.email)
+        if marked:
+            self.message_user(request, f"{len(marked)} address(es) marked verified.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"Left alone (not the user's current address, or verified on another account): {', '.join(skipped)}",
+                messages.WARNING,
+            )
+
+    def has_mark_verified_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("account.change_emailaddress")
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(ReadOnlyAdmin):
+    list_display = ("user", "provider", "uid", "last_login", "date_joined")
+    list_filter = ("provider",)
+    list_select_related = ("user",)
+    search_fields = ("=uid", "user__email")

@@ -12,6 +12,22 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_operator_group, dispatch_uid="accounts.operator_group_sync")
+        post_migrate.connect(_link_supabase_auth, dispatch_uid="accounts.supabase_auth_link")
+        from allauth.socialaccount.signals import social_account_added
+
+        from accounts.signals import verify_address_the_provider_vouched_for
+
+        social_account_added.connect(verify_address_the_provider_vouched_for, dispatch_uid="accounts.verify_vouched")
+
+
+def _link_supabase_auth(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    # Once per migrate (the signal is sent per app): Supabase's auth server may
+    # have created auth.users since this project's own migration ran.
+    if sender.label != "accounts":
+        return
+    from accounts.services import supabase_auth_link
+
+    supabase_auth_link(using=using)
 
 
 def _sync_operator_group(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import User
 from billing.exceptions import InsufficientCredits, InvalidSubscription, QuotaExceeded
 from billing.models import (
     CreditBalance,
@@ -101,39 +102,24 @@ class AccountOpened:
     balance_opened: bool
 
 
-@transaction.atomic
 def account_open(*, user_id: uuid.UUID) -> AccountOpened:
     """Start a new user on the default plan: its subscription and its credits as an opening grant.
 
-    Called for every new user, however created (``billing.signals``: a
-    post_save receiver, so create_user, createsuperuser, the admin and
-    get_or_create all pass through it). Idempotent and safe when two calls
-    race: the subscription is unique per user (get_or_create re-reads the
-    winner's row) and the balance and its ledger row are inserted with ON
-    CONFLICT DO NOTHING (``credit_balance_open``, ledger key
-    ``opening-grant``). A second call changes nothing.
-
-    Without a plan catalog (before ``load_catalog``) there is no default
-    plan: nothing is opened, and the first charge opens the balance.
+    The rule is written once, in SQL (``sql/functions/account_open.sql``,
+    with its SQLite twin), because Supabase's sign-up trigger opens accounts
+    no Python code sees. Called for every user Django creates, however
+    (``billing.signals``: a post_save receiver, so create_user,
+    createsuperuser, the admin, the sign-up form and get_or_create all pass
+    through it). Idempotent and safe when two calls race; a second call
+    changes nothing. Without a plan catalog (before ``load_catalog``) nothing
+    is opened, and the first charge opens the balance.
     """
-    from billing.selectors import default_plan
-
-    plan = default_plan()
-    if plan is None:
-        return AccountOpened(plan_key=None, subscription_created=False, balance_opened=False)
-    _, created = Subscription.objects.get_or_create(
-        user_id=user_id, defaults={"plan": plan, "status": SubscriptionStatus.ACTIVE}
+    [opened] = run_query("account_open", {"user_id": user_id})
+    return AccountOpened(
+        plan_key=opened["plan_key"],
+        subscription_created=bool(opened["subscription_created"]),
+        balance_opened=bool(opened["balance_opened"]),
     )
-    if created:
-        SubscriptionEvent.objects.create(
-            user_id=user_id,
-            plan_key=plan.key,
-            status=SubscriptionStatus.ACTIVE,
-            event_type="account_opened",
-            occurred_at=timezone.now(),
-        )
-    opened = credit_balance_open(user_id=user_id, credits=plan.credits)
-    return AccountOpened(plan_key=plan.key, subscription_created=created, balance_opened=opened)
 
 
 @transaction.atomic(savepoint=False)
@@ -353,6 +339,8 @@ def subscription_change(
 class CatalogLoaded:
     inserted: int
     kept: int
+    # Users who existed before the default plan did, started on it now.
+    accounts_opened: int = 0
 
 
 def _catalog_row_exists(obj: models.Model) -> bool:
@@ -394,4 +382,16 @@ def catalog_load(*, paths: Sequence[Path]) -> CatalogLoaded:
                     kept += 1
                     continue
                 inserted += 1
-    return CatalogLoaded(inserted=inserted, kept=kept)
+    return CatalogLoaded(inserted=inserted, kept=kept, accounts_opened=accounts_open_missing())
+
+
+def accounts_open_missing() -> int:
+    """Open the accounts of users created before there was a default plan; how many this call opened.
+
+    Users made before the first ``load_catalog`` (Supabase sign-ups
+    backfilled by the migration, an operator made by ``create_operator``)
+    found no plan to start on; once the catalog is there they get the same
+    start as everyone else (``account_open``, idempotent).
+    """
+    waiting = User.objects.filter(subscription__isnull=True).values_list("id", flat=True)
+    return sum(account_open(user_id=user_id).subscription_created for user_id in waiting.iterator())

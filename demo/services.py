@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import emails_create_verified
 from billing.models import Plan, Subscription, SubscriptionEvent, SubscriptionStatus
 from billing.selectors import (
     ENTITLED_STATUSES,
@@ -225,6 +226,8 @@ def demo_seed(
     user_ids = [row.id for row in user_rows]
     with transaction.atomic():
         User.objects.bulk_create(user_rows, batch_size=1000)
+        # Demo people are verified, as anyone who has runs must be (REQUIRE_VERIFIED_EMAIL_FOR_RUNS).
+        emails_create_verified(addresses=[(row.id, row.email) for row in user_rows])
         Subscription.objects.bulk_create(subscriptions, batch_size=1000)
         SubscriptionEvent.objects.bulk_create(events, batch_size=1000)
     done = 0

@@ -11,7 +11,7 @@ from files.models import StorageDeletion, StorageObject
 
 @admin.register(StorageObject)
 class StorageObjectAdmin(ReadOnlyAdmin):
-    list_display = ("key", "user", "role", "run_tool", "human_size", "created_at", "expires_at", "deleted_at")
+    list_display = ("key", "user", "role", "run_tool", "human_size", "created_at", "expires_at")
     list_filter = ("role", "provider")
     list_select_related = ("user", "run")
     search_fields = ("=id", "=run__id", "user__email", "original_name")

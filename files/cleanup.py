@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from core.sqlfiles import array_param, run_query
 from files import storage
-from files.models import StorageDeletion, StorageObject
+from files.models import StorageDeletion
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +109,16 @@ def cleanup_phases(
     limit: int | None,
     result: CleanupResult,
     on_batch: Callable[[CleanupResult], None] | None = None,
+    needs_storage: bool = True,
 ) -> CleanupResult:
-    """Run each phase batch after batch until it runs dry, ``limit`` rows are claimed, or storage fails."""
+    """Run each phase batch after batch until it runs dry, ``limit`` rows are claimed, or storage fails.
+
+    ``needs_storage=False``: phases that touch only the database go on after a storage failure.
+    """
     size = batch_size or settings.CLEANUP_BATCH_SIZE
     for phase in phases:
         cursor: Cursor | None = None
-        while not result.storage_failures:
+        while not (needs_storage and result.storage_failures):
             room = size if limit is None else min(size, limit - result.claimed)
             if room <= 0:
                 break
@@ -138,8 +142,9 @@ def storage_cleanup_expired(
 ) -> CleanupResult:
     """Files' part of expiry: finish owed deletes, then delete expired objects (blob, then row).
 
-    Runs and the objects they own expire through history (history/expiry.py
-    ``expire_runs_and_files``, which ends by calling this). Each batch is
+    A run's files expire with it and go here; history then deletes the runs
+    left empty (history/expiry.py ``expire_runs_and_files``, which calls
+    this). Each batch is
     claimed with SELECT ... FOR UPDATE SKIP LOCKED in its own transaction, so
     parallel cleanups never take the same row; blobs are deleted first, then
     the rows whose blobs storage confirmed. A storage that stops answering
@@ -175,55 +180,49 @@ def _deletions_batch(
     return len(rows), Cursor(None, rows[-1].id) if rows else cursor
 
 
-class BlobsNotConfirmed(Exception):
-    """Storage did not confirm every blob: roll the batch back, then forget only ``confirmed``."""
-
-    def __init__(self, confirmed: list[str]) -> None:
-        super().__init__(f"storage confirmed {len(confirmed)} blob(s) only")
-        self.confirmed = confirmed
-
-
-def storage_objects_purge_for_runs(*, run_ids: list[str], result: CleanupResult) -> None:
-    """Delete the stored objects of runs that are expiring: blobs now, rows with them.
-
-    For run expiry (history/expiry.py), inside the caller's transaction,
-    which holds the runs. The rows go in one statement, the blobs next; if
-    storage does not confirm every blob, BlobsNotConfirmed asks the caller to
-    roll back and forget only the confirmed ones (``storage_objects_forget``):
-    the rest keep their rows for a later pass.
-    """
-    _blobs_deleted_here()
-    rows = run_query("storage_objects_purge_for_runs", {"run_ids": array_param(run_ids)})
-    blobs = [Blob(row["id"], row["key"], row["provider"], row["bucket"], size=row["size"]) for row in rows]
-    gone = blobs_delete(blobs, result)
-    confirmed = [blob.id for blob in blobs if blob.key in gone]
-    if len(confirmed) < len(blobs):
-        raise BlobsNotConfirmed(confirmed)
-    result.object_rows_deleted += len(blobs)
-    result.bytes_released += sum(blob.size for blob in blobs)
+class _Undo(Exception):
+    """Roll a cleanup batch back: storage did not confirm every blob."""
 
 
 def _expired_objects_batch(
     *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
 ) -> tuple[int, Cursor | None]:
-    # Expired objects whose run lives on (or that have no run).
-    with transaction.atomic(durable=True):
-        query = (
-            StorageObject.objects.select_for_update(skip_locked=True)
-            # deleted_at IS NULL: the partial index storage_objects_expiry_idx.
-            .filter(deleted_at__isnull=True, expires_at__lte=now)
-            .order_by("expires_at", "id")
-        )
-        if cursor is not None:
-            query = query.filter(
-                Q(expires_at__gt=cursor.at) | Q(expires_at=cursor.at, id__gt=cursor.id), expires_at__gte=cursor.at
+    # The hot path (a run's files expire with it): the rows are deleted by the
+    # statement that claims them, the blobs next, and the commit makes it
+    # final only if storage confirmed them all. Two round trips per batch
+    # (take, commit) when all goes well.
+    confirmed: list[str] = []
+    try:
+        with transaction.atomic(durable=True):
+            _blobs_deleted_here()
+            rows = run_query(
+                "storage_objects_expired_take",
+                {
+                    "now": now,
+                    "after_at": cursor.at if cursor else None,
+                    "after_id": cursor.id if cursor else None,
+                    "size": size,
+                },
             )
-        rows = list(query.values_list("id", "key", "provider", "bucket", "expires_at")[:size])
-        if rows:
-            blobs = [Blob(*row[:4]) for row in rows]
+            if not rows:
+                return 0, cursor
+            blobs = [Blob(row["id"], row["key"], row["provider"], row["bucket"], size=row["size"]) for row in rows]
             gone = blobs_delete(blobs, result)
-            storage_objects_forget(object_ids=[blob.id for blob in blobs if blob.key in gone], result=result)
-    return len(rows), Cursor(rows[-1][4], rows[-1][0]) if rows else cursor
+            confirmed = [blob.id for blob in blobs if blob.key in gone]
+            if len(confirmed) < len(blobs):
+                raise _Undo
+    except _Undo:
+        # Rows back as they were; forget only what storage confirmed. A crash
+        # right here leaves rows whose blobs are gone: the next pass finds
+        # them already deleted.
+        with transaction.atomic(durable=True):
+            storage_objects_forget(object_ids=confirmed, result=result)
+    else:
+        result.object_rows_deleted += len(blobs)
+        result.bytes_released += sum(blob.size for blob in blobs)
+    # The rows come back in no particular order: the cursor is the greatest.
+    last = max(rows, key=lambda row: (row["expires_at"], row["id"]))
+    return len(rows), Cursor(last["expires_at"], last["id"])
 
 
 def blobs_delete(blobs: list[Blob], result: CleanupResult) -> set[str]:

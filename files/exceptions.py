@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import ServiceError
+from core.errors import Conflict, ServiceError
 
 
 class UploadInvalid(ServiceError):
@@ -31,3 +31,16 @@ class StorageUnavailable(ServiceError):
 
     code = "storage_unavailable"
     http_status = 503
+
+
+class FileListInvalid(ServiceError):
+    """A filter or cursor of the file list that cannot be served: said, never an empty list."""
+
+    code = "invalid_input"
+    http_status = 400
+
+
+class FileInUse(Conflict):
+    """The file is an input or output of a run that has not finished: its worker needs it."""
+
+    code = "file_in_use"

@@ -36,19 +36,20 @@ class StorageObject(models.Model):
     size = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    # No deleted_at (seed 001's soft delete): a delete is a hard delete with the
+    # blob's delete owed in the same transaction (README "Storage and cleanup").
     expires_at = models.DateTimeField()
 
     class Meta:
         db_table = "storage_objects"
         constraints = [models.CheckConstraint(condition=Q(size__gte=0), name="storage_objects_size_non_negative")]
         indexes = [
-            # Storage used per user (live objects only).
+            # A user's files, newest first (GET /api/files, files.selectors.storage_objects_page),
+            # and the owner policy of RLS (user_id leads).
             models.Index(fields=["user", "created_at"], name="storage_objects_user_idx"),
-            # Cleanup claims live objects past their expiry.
-            models.Index(
-                fields=["expires_at"], name="storage_objects_expiry_idx", condition=Q(deleted_at__isnull=True)
-            ),
+            # Cleanup claims objects past their expiry in (expires_at, id) order, keyset
+            # paged (sql/queries/storage_objects_expired_take.sql); the operator dashboard's "expiring soon".
+            models.Index(fields=["expires_at", "id"], name="storage_objects_expiry_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,18 +1,29 @@
-"""Reads for stored files: downloads for their owner, what cleanup would do."""
+"""Reads for stored files: a user's files and storage, downloads for their owner, what cleanup
+would do, and the rules the Supabase Storage bucket is given."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.core.files import File
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from billing.models import Plan, UsageCounter
+from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, default_limits, effective_plan
 from core.errors import NotFound
 from files import storage
+from files.exceptions import FileListInvalid
 from files.models import StorageDeletion, StorageObject
+from files.validation import allowed_types
+from tools.registry import all_tools, get_tool
 
 # Download URLs live at most this long (S3_SIGNED_URL_SECONDS may shorten it).
 DEFAULT_SIGNED_URL_SECONDS = 300
@@ -33,7 +44,7 @@ def storage_object_for_owner(*, user_id: uuid.UUID, object_id: uuid.UUID, now: d
     """The user's own, unexpired object, else NotFound (never "forbidden": no hint it exists)."""
     now = now or timezone.now()
     obj = (
-        StorageObject.objects.filter(id=object_id, user_id=user_id, deleted_at__isnull=True, expires_at__gt=now)
+        StorageObject.objects.filter(id=object_id, user_id=user_id, expires_at__gt=now)
         .exclude(run__expires_at__lte=now)
         .first()
     )
@@ -87,7 +98,179 @@ def storage_cleanup_preview(*, expired_runs: int, now: datetime | None = None) -
     """
     now = now or timezone.now()
     return CleanupPreview(
-        expired_objects=StorageObject.objects.filter(deleted_at__isnull=True, expires_at__lte=now).count(),
+        expired_objects=StorageObject.objects.filter(expires_at__lte=now).count(),
         expired_runs=expired_runs,
         owed_deletes=StorageDeletion.objects.count(),
+    )
+
+
+# --- A user's files (GET /api/files) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolRef:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One of a user's files as they see it: an input or output of a run, or an upload."""
+
+    id: uuid.UUID
+    name: str
+    kind: str  # the object's role: input or output
+    content_type: str
+    size: int
+    tool: ToolRef | None
+    run_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class FilePage:
+    items: list[StoredFile]
+    next_cursor: str | None
+
+
+def encode_file_cursor(*, created_at: datetime, object_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{object_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_file_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, object_id = raw.split("|")
+        at = datetime.fromisoformat(created_at)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, uuid.UUID(object_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise FileListInvalid("The cursor is not one this API returned.") from None
+
+
+_FILE_COLUMNS = (
+    "id",
+    "original_name",
+    "role",
+    "content_type",
+    "size",
+    "run_id",
+    "run__tool_id",
+    "run__tool_name",
+    "created_at",
+    "expires_at",
+)
+
+
+def storage_objects_page(
+    *,
+    user_id: uuid.UUID,
+    limit: int = 20,
+    cursor: str | None = None,
+    kind: str | None = None,
+    tool_id: str | None = None,
+    now: datetime | None = None,
+) -> FilePage:
+    """A user's unexpired files, newest first, keyset-paginated on (created_at, id): one query.
+
+    Served by storage_objects_user_idx (user_id, created_at); the run's tool
+    comes along in the same statement (a LEFT JOIN), its display name from
+    the tool registry. Expired files are not listed: they can no longer be
+    downloaded, and the next cleanup pass deletes them.
+    """
+    now = now or timezone.now()
+    objects = StorageObject.objects.filter(user_id=user_id, expires_at__gt=now)
+    if kind:
+        objects = objects.filter(role=kind)
+    if tool_id:
+        # An unknown id is a mistake to say, not "no files" (as GET /api/history does).
+        if get_tool(tool_id) is None:
+            known = ", ".join(tool.id for tool in all_tools())
+            raise FileListInvalid(f"There is no tool {tool_id!r} to filter by; known: {known}.")
+        objects = objects.filter(run__tool_id=tool_id)
+    if cursor:
+        created_at, object_id = decode_file_cursor(cursor)
+        objects = objects.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=object_id)
+    rows = list(objects.order_by("-created_at", "-id").values(*_FILE_COLUMNS)[: limit + 1])
+    items = [_stored_file(row) for row in rows[:limit]]
+    last = items[-1] if len(rows) > limit else None
+    next_cursor = encode_file_cursor(created_at=last.created_at, object_id=last.id) if last else None
+    return FilePage(items=items, next_cursor=next_cursor)
+
+
+def _stored_file(row: dict[str, Any]) -> StoredFile:
+    tool = None
+    if row["run__tool_id"]:
+        spec = get_tool(row["run__tool_id"])
+        # A tool since removed from the registry keeps the name its run recorded.
+        tool = ToolRef(id=row["run__tool_id"], name=spec.name if spec else row["run__tool_name"])
+    return StoredFile(
+        id=row["id"],
+        name=row["original_name"],
+        kind=row["role"],
+        content_type=row["content_type"],
+        size=row["size"],
+        tool=tool,
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+@dataclass(frozen=True)
+class StorageUsage:
+    used_bytes: int
+    limit_bytes: int
+
+
+def storage_usage(*, user_id: uuid.UUID) -> StorageUsage:
+    """Bytes the user stores (their storage counter, which every store and delete moves) and their plan's limit."""
+    used = (
+        UsageCounter.objects.filter(user_id=user_id, metric=STORAGE_METRIC, window_start=STORAGE_WINDOW[0])
+        .values_list("count", flat=True)
+        .first()
+    )
+    return StorageUsage(used_bytes=used or 0, limit_bytes=effective_plan(user_id=user_id).limits.storage_bytes)
+
+
+# --- The Supabase Storage bucket -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BucketRules:
+    """What the Supabase Storage bucket is set to (sql/storage/supabase_bucket.sql): the app's own rules."""
+
+    bucket: str
+    key_prefix: str
+    file_size_limit: int
+    allowed_mime_types: list[str]
+
+    def as_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def storage_bucket_rules(*, plans: QuerySet[Any] | None = None) -> BucketRules:
+    """The bucket's limit and types from the definitions the app validates uploads with.
+
+    - Types: exactly what ``files.validation.check_content_type`` accepts
+      (seed 004's list narrowed to what some tool takes): every stored
+      object, input or output, passed it.
+    - Size: the largest file the app accepts from anyone, the built-in
+      default or any plan's ``max_file_bytes`` (retired plans too: their
+      subscribers keep their limits), so the bucket never refuses a file the
+      app has accepted; each user's own plan limit stays the app's check.
+    - Folder: ``files.storage.key_prefix()``, the prefix every key starts with.
+
+    ``plans``: the rows to read, for a migration (its historical model's).
+    """
+    plans = Plan.objects.all() if plans is None else plans
+    largest_plan = plans.aggregate(largest=Max("max_file_bytes"))["largest"]
+    return BucketRules(
+        bucket=settings.SUPABASE_STORAGE_BUCKET,
+        key_prefix=storage.key_prefix(),
+        file_size_limit=max(default_limits().max_file_bytes, largest_plan or 0),
+        allowed_mime_types=sorted(allowed_types()),
     )

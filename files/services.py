@@ -15,30 +15,38 @@ The order of operations is the design:
   pass (files.cleanup). A rolled-back delete deletes nothing.
 
 Expiry cleanup lives in files.cleanup, the comparison of storage with the
-table in files.reconcile.
+table in files.reconcile. Supabase mode's bucket and per-user folder
+policies on storage.objects (sql/storage/) are installed at the end.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from billing.models import Plan
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, PlanLimits, effective_plan
 from billing.services import usage_consume
 from core.errors import NotFound
 from core.retry import retry_on_lock_conflict
-from core.sqlfiles import run_query
+from core.sqlfiles import read_sql, run_query
 from files import storage
 from files.cleanup import Blob, CleanupResult, blobs_delete, objects_forget
-from files.exceptions import StorageUnavailable
+from files.exceptions import FileInUse, StorageUnavailable
 from files.models import ObjectRole, StorageDeletion, StorageObject
+from files.selectors import storage_bucket_rules
 from files.validation import check_content_type, clean_file_name, measure_size
 
 logger = logging.getLogger(__name__)
@@ -166,9 +174,32 @@ def _storage_object_abandon(obj: StorageObject) -> None:
 
 
 @retry_on_lock_conflict
-def storage_object_delete(*, user_id: uuid.UUID, object_id: uuid.UUID) -> None:
-    """The owner deletes one file; its blob goes after commit."""
+def storage_object_delete(
+    *, user_id: uuid.UUID, object_id: uuid.UUID, refuse_while_run_in: Collection[str] = ()
+) -> None:
+    """The owner deletes one file; its blob goes after commit. NotFound if it is not theirs.
+
+    ``refuse_while_run_in``: run statuses in which the file's run still needs
+    it (the caller names them: files does not know a run's states). A file
+    of such a run raises FileInUse and stays: a PENDING or PROCESSING run's
+    worker reads its inputs and completes with its output. Its row is
+    locked first, so an upload cannot join a run between the check and the
+    delete; a run's status read after that lock cannot return from finished.
+    """
     with transaction.atomic():
+        if refuse_while_run_in:
+            locked = list(
+                StorageObject.objects.select_for_update()
+                .filter(id=object_id, user_id=user_id)
+                .values_list("run_id", flat=True)
+            )
+            if not locked:
+                raise NotFound("No such file.")
+            if (
+                locked[0] is not None
+                and StorageObject.objects.filter(id=object_id, run__status__in=list(refuse_while_run_in)).exists()
+            ):
+                raise FileInUse("The file belongs to a run that has not finished; wait for it, or delete the run.")
         deleted, _ = StorageObject.objects.filter(id=object_id, user_id=user_id).delete()
         if not deleted:
             raise NotFound("No such file.")
@@ -254,3 +285,80 @@ def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject])
         gone = [Blob(obj.id, obj.key, obj.provider, obj.bucket) for obj in objects if obj.id not in present]
         if gone:
             _storage_deletions_owe(blobs=gone)
+
+
+# --- The Supabase Storage bucket and its policies --------------------------------
+
+SUPABASE_STORAGE_MIGRATION = ("files", "0009_supabase_storage_bucket")
+
+
+def storage_bucket_install(*, using: str = DEFAULT_DB_ALIAS, plans: QuerySet[Any] | None = None) -> list[str]:
+    """Create the app's bucket and its per-user folder policies where Supabase's storage schema exists.
+
+    ``sql/storage/supabase_bucket.sql`` with ``files.selectors.storage_bucket_rules()``
+    as its parameters (``plans``: a migration's historical rows). Idempotent;
+    nothing happens on SQLite or without ``storage.objects``. Returns the
+    warnings PostgreSQL raised (a pre-existing bucket that disagrees with the
+    app, a role that may not install), which are logged too.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    plans = Plan.objects.using(using).all() if plans is None else plans
+    config = json.dumps(storage_bucket_rules(plans=plans).as_config())
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('versatools.storage_bucket', %s, true)", [config])
+        return _execute_logging_warnings(connection, cursor, read_sql("storage/supabase_bucket"))
+
+
+def storage_bucket_uninstall(*, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """Drop the policies ``storage_bucket_install`` made and the buckets it created while they are empty."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        return _execute_logging_warnings(connection, cursor, read_sql("storage/supabase_bucket.reverse"))
+
+
+def storage_bucket_reapply(*, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Install the bucket and policies again if the storage schema exists and their migration is applied.
+
+    After every migrate (files.apps) and every plan change (files.signals):
+    Supabase's storage server may create its schema after this project
+    migrated, and a plan's ``max_file_bytes`` is the bucket's limit. Nothing
+    happens on SQLite, without ``storage.objects``, or below the migration
+    (migrated back). True if it ran.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass('storage.objects') IS NOT NULL AND to_regclass('storage.buckets') IS NOT NULL"
+            " AND EXISTS (SELECT FROM django_migrations WHERE app = %s AND name = %s)",
+            list(SUPABASE_STORAGE_MIGRATION),
+        )
+        [[wanted]] = cursor.fetchall()
+    if not wanted:
+        return False
+    storage_bucket_install(using=using)
+    return True
+
+
+def _execute_logging_warnings(connection: BaseDatabaseWrapper, cursor: CursorWrapper, sql: str) -> list[str]:
+    # PostgreSQL's RAISE WARNING reaches the client as a notice, which psycopg drops unless asked.
+    warnings: list[str] = []
+
+    def on_notice(diagnostic: Any) -> None:
+        if diagnostic.severity_nonlocalized == "WARNING" and diagnostic.message_primary:
+            warnings.append(diagnostic.message_primary)
+
+    raw = connection.connection
+    raw.add_notice_handler(on_notice)
+    try:
+        cursor.execute(sql)  # no parameters: the SQL's RAISE formats use %
+    finally:
+        raw.remove_notice_handler(on_notice)
+    for warning in warnings:
+        logger.warning("%s", warning)
+    return warnings

@@ -1,4 +1,4 @@
-"""Ask for a blob's delete as soon as a delete through the ORM commits.
+"""Ask for a blob's delete as soon as a delete through the ORM commits; keep the bucket's limit in step with the plans.
 
 The delete is owed by the database itself (the storage_objects_deleted
 trigger writes a StorageDeletion row in the deleting transaction, whoever
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_delete
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from billing.models import Plan
 from files.models import StorageObject
 
 
@@ -23,3 +25,14 @@ def _storage_object_deleted(sender: type[StorageObject], instance: StorageObject
     from files.services import storage_deletions_dispatch
 
     storage_deletions_dispatch(keys=[instance.key], using=using)
+
+
+@receiver([post_save, post_delete], sender=Plan, dispatch_uid="files.plan_changed")
+def _plan_changed(sender: type[Plan], using: str, **kwargs: Any) -> None:
+    # The Supabase bucket's file_size_limit is the largest plan's max_file_bytes
+    # (files.selectors.storage_bucket_rules): after commit, so that it reads the
+    # plans as saved, and robust: a storage schema that refuses must not undo
+    # an operator's plan edit. Without Supabase's storage schema, one query.
+    from files.services import storage_bucket_reapply
+
+    transaction.on_commit(lambda: storage_bucket_reapply(using=using), using=using, robust=True)

@@ -26,3 +26,10 @@ class IdempotencyKeyReused(Conflict):
 
 class InvalidRunInput(ServiceError):
     code = "invalid_input"
+
+
+class EmailUnverified(ServiceError):
+    """The caller's address is not verified and REQUIRE_VERIFIED_EMAIL_FOR_RUNS is on."""
+
+    code = "email_unverified"
+    http_status = 403

@@ -4,15 +4,14 @@ A pass, run by beat every CLEANUP_INTERVAL_MINUTES and by ``cleanup_storage --ye
 
 1. Expired runs still PENDING or PROCESSING are failed through ``run_fail``
    (credits and quota unit given back, exactly once) before anything goes.
-2. Expired finished runs go in batches: history claims them
-   (FOR UPDATE SKIP LOCKED, the run first in the lock order), files deletes
-   their objects' blobs and rows (``storage_objects_purge_for_runs``), then
-   history deletes the runs left without objects. The storage_objects_deleted
-   trigger gives the bytes back to each owner's storage quota. If storage
-   does not confirm every blob, the batch is rolled back and only the
-   confirmed objects are forgotten: the others keep their run for a later pass.
-3. Files' own part: owed deletes, then expired objects of runs that live on
-   (``files.cleanup.storage_cleanup_expired``).
+2. Files' part (``files.cleanup.storage_cleanup_expired``): owed deletes,
+   then every expired object, blob first, then row. A run's files expire
+   with it (inputs join a run with its expiry, outputs take it), so this is
+   where a run's files go; the storage_objects_deleted trigger gives the
+   bytes back to each owner's storage quota.
+3. History's part: the expired finished runs left without objects are
+   deleted, a batch per statement (``history_expired_delete.sql``). A run
+   whose object storage refused to delete keeps its row for a later pass.
 """
 
 from __future__ import annotations
@@ -22,19 +21,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.sqlfiles import array_param, run_query
-from files.cleanup import (
-    BlobsNotConfirmed,
-    CleanupResult,
-    Cursor,
-    cleanup_phases,
-    storage_cleanup_expired,
-    storage_objects_forget,
-    storage_objects_purge_for_runs,
-)
+from core.sqlfiles import run_query
+from files.cleanup import CleanupResult, Cursor, cleanup_phases, storage_cleanup_expired
+from files.services import storage_objects_expire_for_runs
+from history.models import FINISHED_STATUSES, History
 from history.services import runs_fail_expired_unfinished
 
 logger = logging.getLogger(__name__)
@@ -57,40 +51,55 @@ def expire_runs_and_files(
     started = time.monotonic()
     result = CleanupResult()
     result.runs_failed = runs_fail_expired_unfinished(now=now, limit=limit)
-    cleanup_phases(
-        (_expired_runs_batch,), now=now, batch_size=batch_size, limit=limit, result=result, on_batch=on_batch
-    )
-    if not result.storage_failures:
+    for _ in range(2):
         storage_cleanup_expired(batch_size=batch_size, limit=limit, now=now, on_batch=on_batch, result=result)
-    logger.info("Expiry pass in %.1fs", time.monotonic() - started)
+        # Runs whose files went before a storage failure still go in this pass.
+        cleanup_phases(
+            (_expired_runs_batch,),
+            now=now,
+            batch_size=batch_size,
+            limit=limit,
+            result=result,
+            on_batch=on_batch,
+            needs_storage=False,
+        )
+        if result.storage_failures or not _files_of_expired_runs_expire(now=now):
+            break
+    logger.info("Expiry pass in %.1fs: %d run(s) deleted", time.monotonic() - started, result.runs_deleted)
     return result
+
+
+def _files_of_expired_runs_expire(*, now: datetime) -> int:
+    """Bring forward the expiry of files whose run has expired; how many.
+
+    A run's files expire with it (every writer sets them so), but a run's
+    expiry changed by hand (SQL, the dashboard) would leave its files, and so
+    its row, behind for ever. The runs left after a pass are few (those whose
+    files storage refused, or someone held): looking at them costs one small
+    query, and a second round takes what this brought forward.
+    """
+    left = History.objects.filter(expires_at__lte=now, status__in=FINISHED_STATUSES).order_by("expires_at")
+    run_ids = list(left.values_list("id", flat=True)[: settings.CLEANUP_BATCH_SIZE])
+    return storage_objects_expire_for_runs(run_ids=run_ids, at=now) if run_ids else 0
 
 
 def _expired_runs_batch(
     *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
 ) -> tuple[int, Cursor | None]:
-    # Four statements for up to CLEANUP_BATCH_SIZE runs when all goes well:
-    # claim, delete the objects (the blobs in between), delete the runs, commit.
-    claim = {
-        "now": now,
-        "after_at": cursor.at if cursor else None,
-        "after_id": cursor.id if cursor else None,
-        "size": size,
-    }
-    try:
-        with transaction.atomic(durable=True):
-            runs = run_query("history_expired_claim", claim)
-            if not runs:
-                return 0, cursor
-            run_ids = [row["id"] for row in runs]
-            storage_objects_purge_for_runs(run_ids=run_ids, result=result)
-            deleted = run_query("history_delete_emptied", {"run_ids": array_param(run_ids)})
-    except BlobsNotConfirmed as partial:
-        # Rows back as they were; forget only what storage confirmed. A crash
-        # right here leaves rows whose blobs are gone: the next pass finds
-        # them already deleted.
-        with transaction.atomic(durable=True):
-            storage_objects_forget(object_ids=partial.confirmed, result=result)
-            deleted = run_query("history_delete_emptied", {"run_ids": array_param(run_ids)})
+    # One statement and its commit for up to CLEANUP_BATCH_SIZE runs.
+    with transaction.atomic(durable=True):
+        deleted = run_query(
+            "history_expired_delete",
+            {
+                "now": now,
+                "after_at": cursor.at if cursor else None,
+                "after_id": cursor.id if cursor else None,
+                "size": size,
+            },
+        )
+    if not deleted:
+        return 0, cursor
     result.runs_deleted += len(deleted)
-    return len(runs), Cursor(runs[-1]["expires_at"], runs[-1]["id"])
+    # The rows come back in no particular order: the cursor is the greatest.
+    last = max(deleted, key=lambda row: (row["expires_at"], row["id"]))
+    return len(deleted), Cursor(last["expires_at"], last["id"])

@@ -21,6 +21,7 @@ class RunStatus(models.TextChoices):
 
 
 UNFINISHED_STATUSES = (RunStatus.PENDING, RunStatus.PROCESSING)
+FINISHED_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED)
 
 
 class History(models.Model):

@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 
+from accounts.selectors import email_is_verified
 from billing.selectors import PlanLimits, effective_plan
 from core.errors import NotFound, ServiceError
 from files import storage
 from files.models import ObjectRole, StorageObject
 from files.services import storage_object_delete, storage_object_store, storage_objects_discard
 from files.validation import clean_file_name, measure_size, run_input_summary
-from history.exceptions import IllegalTransition, InvalidRunInput, RunNotFound, UnknownTool
+from history.exceptions import EmailUnverified, IllegalTransition, InvalidRunInput, RunNotFound, UnknownTool
 from history.models import History, RunStatus
 from history.services import RunStart, run_complete, run_fail, run_mark_processing, run_start
 from tools.contract import ToolInput, ToolInputError
@@ -58,6 +60,8 @@ def run_submit(
     asking first would cost every upload a query. ``limits``: the sender's
     plan limits when the caller already has them (the upload middleware).
     Two transactions for a one-file run: the input's row, then the start.
+    A sender whose address is not verified is refused before anything is
+    stored (REQUIRE_VERIFIED_EMAIL_FOR_RUNS): one indexed read per upload.
     """
     from history.tasks import process_run  # the tasks module imports this one
 
@@ -68,6 +72,8 @@ def run_submit(
         raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
     if not 1 <= len(uploads) <= tool.max_inputs:
         raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
+    if settings.REQUIRE_VERIFIED_EMAIL_FOR_RUNS and not email_is_verified(user_id=user_id):
+        raise EmailUnverified("Verify your email address before starting a run.")
     limits = limits or effective_plan(user_id=user_id).limits
     max_bytes = limits.max_file_bytes
     names = [clean_file_name(upload.name) for upload in uploads]

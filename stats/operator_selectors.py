@@ -87,10 +87,9 @@ def status_mix_per_tool() -> list[ToolMix]:
 
 
 def storage_per_tool() -> list[ToolStorage]:
-    """Live objects (not yet deleted) summed by their run's tool: one aggregate query."""
+    """Stored objects summed by their run's tool: one aggregate query."""
     rows = (
-        StorageObject.objects.filter(deleted_at__isnull=True)
-        .values("run__tool_id")
+        StorageObject.objects.values("run__tool_id")
         .annotate(object_count=Count("id"), total=Sum("size"))
         .order_by("-total")
     )
@@ -107,7 +106,7 @@ def expiring_soon(*, now: datetime | None = None, hours: int = 24) -> ExpiringSo
     runs = History.objects.filter(expires_at__lte=until).aggregate(
         soon=Count("id", filter=Q(expires_at__gt=now)), overdue=Count("id", filter=Q(expires_at__lte=now))
     )
-    objects = StorageObject.objects.filter(deleted_at__isnull=True, expires_at__lte=until).aggregate(
+    objects = StorageObject.objects.filter(expires_at__lte=until).aggregate(
         soon=Count("id", filter=Q(expires_at__gt=now)),
         soon_bytes=Sum("size", filter=Q(expires_at__gt=now)),
         overdue=Count("id", filter=Q(expires_at__lte=now)),

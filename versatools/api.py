@@ -94,12 +94,14 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from billing.api import router as billing_router
+    from files.api import router as files_router
     from history.api import router as history_router
     from stats.api import router as stats_router
 
     api.add_router("", history_router)
     api.add_router("", stats_router)
     api.add_router("", billing_router)
+    api.add_router("", files_router)
 
 
 _register_routers()

@@ -9,7 +9,9 @@ only) fails when:
 - a user-owned table (a ``user_id`` column, or ``users``) has no policy for
   ``authenticated`` comparing with ``auth.uid()``,
 - a policy calls ``auth.uid()`` (or ``auth.role()``/``auth.jwt()``) bare
-  instead of ``(SELECT auth.uid())``, which PostgreSQL re-evaluates per row.
+  instead of ``(SELECT auth.uid())``, which PostgreSQL re-evaluates per row,
+- an API role holds any privilege on a table of secrets only Django reads
+  (``SECRET_TABLES``), whatever its policies say.
 
 It judges a migrated schema only: while migrations are pending it stays quiet,
 because ``migrate`` runs the checks before it installs the policies.
@@ -27,6 +29,16 @@ from django.db.migrations.executor import MigrationExecutor
 # Tables with a user_id that deliberately have no policy at all: Django's
 # operator plumbing, never read through the API (RLS on, no grants).
 PRIVATE_USER_TABLES = frozenset({"django_admin_log", "users_groups", "users_user_permissions"})
+# Secrets only Django reads: session keys, OAuth providers' tokens, OAuth
+# client secrets, email confirmation keys (which verify an address). No API
+# role, service_role included, may hold any privilege on them.
+SECRET_TABLES = (
+    "django_session",
+    "socialaccount_socialtoken",
+    "socialaccount_socialapp",
+    "account_emailconfirmation",
+)
+API_ROLES = ("anon", "authenticated", "service_role")
 
 _TABLES_WITHOUT_RLS = """
     SELECT c.relname
@@ -66,6 +78,17 @@ _POLICIES = """
     FROM pg_catalog.pg_policies
     WHERE schemaname = 'public'
     ORDER BY tablename, policyname
+"""
+
+_SECRET_TABLE_GRANTS = """
+    SELECT c.relname, r.rolname
+    FROM pg_catalog.pg_class c CROSS JOIN pg_catalog.pg_roles r
+    WHERE c.relnamespace = 'public'::regnamespace
+      AND c.relname = ANY(%(tables)s)
+      AND r.rolname = ANY(%(roles)s)
+      AND (has_table_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+           OR has_any_column_privilege(r.oid, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
+    ORDER BY c.relname, r.rolname
 """
 
 _AUTH_CALL = re.compile(r"auth\.(uid|role|jwt)\(\)")
@@ -121,6 +144,8 @@ def check_row_level_security(app_configs: Any = None, **kwargs: Any) -> list[che
             without_owner_policy = [row[0] for row in cursor.fetchall() if row[0] not in PRIVATE_USER_TABLES]
             cursor.execute(_POLICIES)
             policies = cursor.fetchall()
+            cursor.execute(_SECRET_TABLE_GRANTS, {"tables": list(SECRET_TABLES), "roles": list(API_ROLES)})
+            secrets_granted = cursor.fetchall()
     except DatabaseError as exc:
         return [
             checks.Warning(
@@ -148,6 +173,14 @@ def check_row_level_security(app_configs: Any = None, **kwargs: Any) -> list[che
         )
         for table in without_owner_policy
     ]
+    errors += [
+        checks.Error(
+            f"Table public.{table} holds secrets only Django reads, yet {role} has privileges on it.",
+            hint=f"REVOKE ALL ON TABLE public.{table} FROM {role} (see sql/rls/).",
+            id="versatools.E004",
+        )
+        for table, role in secrets_granted
+    ]
     for table, policy, qual, with_check in policies:
         calls = bare_auth_calls(qual) + bare_auth_calls(with_check)
         if calls:
@@ -160,3 +193,20 @@ def check_row_level_security(app_configs: Any = None, **kwargs: Any) -> list[che
                 )
             )
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_mail_is_delivered(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Production without EMAIL_URL prints verification and reset mail to the log: nobody can verify."""
+    from django.conf import settings
+
+    if not settings.PRODUCTION or settings.EMAIL_URL:
+        return []
+    return [
+        checks.Warning(
+            "EMAIL_URL is not set: verification and password-reset mail goes to the server's log, so new "
+            "users cannot verify their address and may not start runs.",
+            hint="Set EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587.",
+            id="versatools.W002",
+        )
+    ]

@@ -118,3 +118,49 @@ def database_from_url(name: str, url: str, *, conn_max_age: int) -> dict[str, An
     if pgbouncer:
         config.setdefault("OPTIONS", {})["prepare_threshold"] = None
     return config
+
+
+EMAIL_SCHEMES = ("smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail")
+
+
+def email_from_url(name: str, url: str) -> dict[str, Any]:
+    """Turn a mail URL (``smtp+tls://user:password@host:587``) into Django's ``EMAIL_*`` settings.
+
+    django-environ's schemes; an SMTP URL must name its host. Percent-encode
+    a user or password holding ``@`` or ``:``.
+    """
+    scheme = url.partition("://")[0]
+    if "://" not in url or scheme not in EMAIL_SCHEMES:
+        raise ImproperlyConfigured(f"{name} must be a mail URL with one of the schemes {', '.join(EMAIL_SCHEMES)}.")
+    try:
+        config: dict[str, Any] = dict(environ.Env.email_url_config(url))
+    except (ValueError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} is not a valid mail URL: {exc}") from None
+    if scheme.startswith("smtp") and not config.get("EMAIL_HOST"):
+        raise ImproperlyConfigured(
+            f"{name} must name the SMTP host, e.g. smtp+tls://user:password@smtp.example.com:587."
+        )
+    # Django wants strings where the URL has nothing.
+    for key in ("EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_HOST"):
+        config[key] = config.get(key) or ""
+    if config.get("EMAIL_PORT") is None:
+        config.pop("EMAIL_PORT", None)
+    return config
+
+
+def oauth_app(provider: str, id_variable: str, secret_variable: str) -> dict[str, str] | None:
+    """One OAuth client from a pair of variables, or None when neither is set.
+
+    Half a pair is a mistake worth stopping for: the provider would silently
+    not be offered.
+    """
+    client_id = env_str(id_variable)
+    secret = env_str(secret_variable)
+    if client_id is None and secret is None:
+        return None
+    if client_id is None or secret is None:
+        missing = id_variable if client_id is None else secret_variable
+        raise ImproperlyConfigured(
+            f"Set {missing} too: {provider} sign-in needs both {id_variable} and {secret_variable}."
+        )
+    return {"client_id": client_id, "secret": secret, "key": ""}

@@ -15,12 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from versatools.config import (
     database_from_url,
+    email_from_url,
     env,
     env_bool,
     env_choice,
     env_int,
     env_list,
     env_str,
+    oauth_app,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +57,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Sign-up, email verification, sign-in, password reset and change, and
+    # OAuth sign-in (README "Accounts"); no django.contrib.sites: the OAuth
+    # clients come from settings (SOCIALACCOUNT_PROVIDERS "APPS" below). Before
+    # accounts, whose admin module replaces allauth's admin pages.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "versatools",
     "accounts",
     "billing",
@@ -80,6 +91,8 @@ MIDDLEWARE = [
     "versatools.middleware.UploadBodyLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # allauth's request context and its redirects of a bare /accounts/; it reads no body.
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "versatools.urls"
@@ -115,6 +128,12 @@ DIRECT_DATABASE = database_from_url("DIRECT_URL", _direct_url, conn_max_age=0) i
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend for the operator admin's own login form; allauth's for the
+# site's sign-in (email, rate limits).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -171,6 +190,19 @@ STORAGES = {
     "default": _storage_default,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The Supabase Storage bucket (its id) that the files migrations create where
+# the storage schema exists, with the upload rules' size limit and types, and
+# that the per-user folder policies on storage.objects name (README "Deploying
+# on Supabase: storage"). Supabase's S3 endpoint serves it as S3_BUCKET.
+SUPABASE_STORAGE_BUCKET = env_str("SUPABASE_STORAGE_BUCKET") or S3_BUCKET or "versatools"
+if not (
+    SUPABASE_STORAGE_BUCKET.isascii()
+    and SUPABASE_STORAGE_BUCKET.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    and len(SUPABASE_STORAGE_BUCKET) <= 100
+):
+    raise ImproperlyConfigured(
+        f"SUPABASE_STORAGE_BUCKET must be a bucket id (letters, digits, . - _), got {SUPABASE_STORAGE_BUCKET!r}."
+    )
 
 # --- Product rules --------------------------------------------------------
 # Hours a run and its files live before cleanup removes them (plans may override).
@@ -191,6 +223,68 @@ CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=1)
 # Reconcile leaves alone objects without a row, and rows without an object,
 # younger than this: they may be an upload or a delete in flight.
 RECONCILE_GRACE_HOURS = env_int("RECONCILE_GRACE_HOURS", 24, minimum=0)
+
+# --- Accounts (django-allauth; README "Accounts") ---------------------------
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "account_login"
+# The email is the username: accounts.User has no username field.
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# "optional": an unverified person may sign in (and look around), but not
+# start a run while REQUIRE_VERIFIED_EMAIL_FOR_RUNS is on. "mandatory" would
+# keep them out entirely, and a lost mail would lock them out of their account.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[VersaTools] "
+# Links in mails (verification, password reset) use the request's host and this scheme.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+# Unverified people may not start runs (history.processing.run_submit): an
+# account with an address nobody owns costs us compute and storage for free.
+REQUIRE_VERIFIED_EMAIL_FOR_RUNS = env_bool("REQUIRE_VERIFIED_EMAIL_FOR_RUNS", True)
+
+# OAuth sign-in: a provider is offered only when both of its variables are set.
+# Its clients live here, not in SocialApp rows (which would need django.contrib.sites).
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {
+    "github": {"SCOPE": ["user:email"]},
+    "google": {"SCOPE": ["profile", "email"], "AUTH_PARAMS": {"access_type": "online"}, "OAUTH_PKCE_ENABLED": True},
+}
+for _provider, _app in (
+    ("github", oauth_app("GitHub", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")),
+    ("google", oauth_app("Google", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")),
+):
+    if _app is not None:
+        SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [_app]
+# A provider's address that the provider itself says is verified (GitHub's
+# /user/emails "verified", Google's email_verified) signs in to the local
+# account with that address and connects the two. An unverified provider
+# address never does: anyone can put any address on a GitHub profile. If the
+# local address was never verified (someone may have registered it first,
+# waiting for its owner to arrive), allauth wipes the local password, which
+# locks out whoever chose it; accounts.signals then marks the address
+# verified, since the provider has just vouched for it.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# We never call the providers' APIs on a user's behalf: no tokens to keep.
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+
+# --- Mail -------------------------------------------------------------------
+# Verification and password-reset mail. Unset: printed to the console (make
+# run); production needs a real one (the deploy check warns, versatools.W002).
+EMAIL_URL = env_str("EMAIL_URL")
+_mail = email_from_url("EMAIL_URL", EMAIL_URL) if EMAIL_URL else {}
+EMAIL_BACKEND = _mail.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = _mail.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _mail.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _mail.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _mail.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _mail.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _mail.get("EMAIL_USE_SSL", False)
+if _mail.get("EMAIL_FILE_PATH"):  # filemail:///var/mail/versatools
+    EMAIL_FILE_PATH = _mail["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "VersaTools <no-reply@versatools.local>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API authentication ----------------------------------------------------
 # Supabase's JWT secret (Project Settings > API). Unset: bearer tokens are

@@ -140,3 +140,33 @@ def test_user_page_shows_the_plan_in_force_not_only_the_subscriptions(client, ma
     Subscription.objects.filter(user=owner).update(status="cancelled")
     page = client.get(url).content.decode()
     assert "Free (free)" in page and "Pro (pro)" not in page
+
+
+def test_an_operator_marks_a_users_current_address_verified_through_the_service(client, make_user) -> None:
+    from allauth.account.models import EmailAddress
+
+    from accounts.selectors import email_is_verified
+
+    client.force_login(make_user("op@example.com", is_staff=True, is_superuser=True))
+    person = make_user("person@example.com", verified=False)
+    current = EmailAddress.objects.create(user=person, email="person@example.com", primary=True)
+    old = EmailAddress.objects.create(user=person, email="old@example.com")
+
+    response = client.post(
+        "/admin/account/emailaddress/",
+        {"action": "mark_verified", "_selected_action": [current.id, old.id]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert email_is_verified(user_id=person.id)
+    assert not EmailAddress.objects.get(id=old.id).verified  # not the user's address: left alone
+    assert b"1 address(es) marked verified." in response.content and b"old@example.com" in response.content
+
+
+def test_oauth_clients_and_provider_tokens_have_no_admin_pages() -> None:
+    from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
+
+    registered = set(admin.site._registry)
+    assert SocialAccount in registered
+    assert not {SocialApp, SocialToken} & registered

@@ -1,4 +1,4 @@
--- Schema auth with auth.uid(), auth.role() and auth.jwt(), created only where
+-- Schema auth with auth.uid() and auth.role(), created only where
 -- absent: on Supabase they exist (owned by supabase_auth_admin) and are never
 -- replaced; on plain PostgreSQL these stand-ins let the same policies run.
 --
@@ -9,7 +9,11 @@
 -- as a caller only ever sets one of them, the results agree.
 --
 -- Everything created here carries a comment starting with 'versatools:' so
--- that the reverse drops only what this file created.
+-- that the reverse drops only what this file created. No auth.jwt(): no
+-- policy needs it, and a stand-in owned by us would make Supabase's auth
+-- server fail its own migration later ("must be owner of function jwt").
+-- What is created here is handed to supabase_auth_admin where that role
+-- exists (sql/rls/auth_stand_ins_replaceable.sql), for the same reason.
 DO $auth$
 BEGIN
     IF to_regnamespace('auth') IS NULL THEN
@@ -22,6 +26,7 @@ BEGIN
         CREATE FUNCTION auth.uid() RETURNS uuid
         LANGUAGE sql STABLE
         AS $fn$
+            -- versatools stand-in (the reverse drops only a body still carrying this line)
             SELECT coalesce(
                 nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
                 nullif(current_setting('request.jwt.claim.sub', true), '')
@@ -34,6 +39,7 @@ BEGIN
         CREATE FUNCTION auth.role() RETURNS text
         LANGUAGE sql STABLE
         AS $fn$
+            -- versatools stand-in (the reverse drops only a body still carrying this line)
             SELECT coalesce(
                 nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role',
                 nullif(current_setting('request.jwt.claim.role', true), '')
@@ -42,16 +48,5 @@ BEGIN
         COMMENT ON FUNCTION auth.role() IS 'versatools: the JWT''s role, like Supabase''s auth.role()';
     END IF;
 
-    IF to_regprocedure('auth.jwt()') IS NULL THEN
-        CREATE FUNCTION auth.jwt() RETURNS jsonb
-        LANGUAGE sql STABLE
-        AS $fn$
-            SELECT coalesce(
-                nullif(current_setting('request.jwt.claims', true), ''),
-                nullif(current_setting('request.jwt.claim', true), '')
-            )::jsonb
-        $fn$;
-        COMMENT ON FUNCTION auth.jwt() IS 'versatools: the JWT claims, like Supabase''s auth.jwt()';
-    END IF;
 END
 $auth$;

@@ -1,4 +1,4 @@
-"""The operator admin and the Bento page, driven in headless Chromium against a live server.
+"""The operator admin, the Bento page and a first sign-up, driven in headless Chromium against a live server.
 
 Debian's ``chromium`` and ``chromium-driver`` (``scripts/ensure-browser.sh``,
 run by ``make test``); nothing is downloaded at test time. Screenshots land
@@ -7,7 +7,9 @@ in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,9 +23,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from accounts.models import User
+from accounts.selectors import email_is_verified
 from accounts.services import operator_ensure
-from billing.models import CreditLedgerEntry
+from billing.models import CreditBalance, CreditLedgerEntry
 from billing.services import credits_adjust
+from demo.samples import sample_output
 from history.models import History, RunStatus
 from history.services import run_start
 
@@ -89,7 +94,9 @@ def wait(driver, condition, timeout: float = 10):
 
 def log_in(driver, url: str, email: str, password: str) -> None:
     driver.get(url)
-    driver.find_element(By.ID, "id_username").send_keys(email)
+    # The admin's own login form names the field "username"; the site's (allauth's) "login".
+    field = "id_login" if driver.find_elements(By.ID, "id_login") else "id_username"
+    driver.find_element(By.ID, field).send_keys(email)
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "[type=submit]").click()
 
@@ -199,3 +206,83 @@ def test_a_user_sees_only_their_own_tiles_on_laptop_and_phone(browser, live_serv
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]  # no sideways scroll
     viewport(browser, PHONE[0], 2000)
     browser.save_screenshot(str(ARTIFACTS / "bento-390.png"))
+
+
+# Starts a run from the signed-in page the way the site's own script would:
+# multipart with the session cookie, the CSRF token from its cookie and an
+# Idempotency-Key. The page has no run UI yet.
+START_A_RUN = """
+const [pngBase64, key, done] = arguments;
+const bytes = Uint8Array.from(atob(pngBase64), (c) => c.charCodeAt(0));
+const form = new FormData();
+form.append("tool_id", "image-compress");
+form.append("file", new Blob([bytes], {type: "image/png"}), "first.png");
+const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken=")).split("=")[1];
+fetch("/api/runs", {method: "POST", body: form, credentials: "same-origin",
+                    headers: {"X-CSRFToken": csrf, "Idempotency-Key": key}})
+  .then(async (response) => done({status: response.status, body: await response.json()}))
+  .catch((error) => done({status: 0, body: String(error)}));
+"""
+READ_A_RUN = """
+const [runId, done] = arguments;
+fetch("/api/history/" + runId, {credentials: "same-origin"})
+  .then(async (response) => done({status: response.status, body: await response.json()}));
+"""
+
+
+def test_a_new_person_signs_up_verifies_signs_in_and_starts_a_first_run(
+    browser, live_server, settings, tmp_path, mailoutbox
+):
+    from django.core.cache import cache
+
+    cache.clear()  # allauth's per-IP rate limits
+    call_command("load_catalog", stdout=io.StringIO())  # the free plan a new account opens on
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    email, password = "first-timer@example.com", "a-long-Passphrase-42"
+    png = base64.b64encode(sample_output("image-compress")[2]).decode()
+    browser.set_script_timeout(30)
+
+    # Sign up.
+    browser.get(f"{live_server.url}/accounts/signup/")
+    browser.save_screenshot(str(ARTIFACTS / "account-signup.png"))
+    browser.find_element(By.ID, "id_email").send_keys(email)
+    browser.find_element(By.ID, "id_password1").send_keys(password)
+    browser.find_element(By.ID, "id_password2").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "#signup-form [type=submit]").click()
+    wait(browser, ec.url_to_be(f"{live_server.url}/dashboard/"))
+    user = User.objects.get(email=email)
+    assert CreditBalance.objects.get(user=user).credits_remaining == 20
+
+    # Signed in but unverified: the API refuses the run, and says why.
+    refused = browser.execute_async_script(START_A_RUN, png, "first-run")
+    assert refused == {
+        "status": 403,
+        "body": {"error": "email_unverified", "detail": "Verify your email address before starting a run."},
+    }
+
+    # The link in the mail, then allauth's confirmation button.
+    [message] = mailoutbox
+    link = re.search(r"http://\S+/accounts/confirm-email/\S+/", message.body).group(0)
+    browser.get(link)
+    browser.find_element(By.CSS_SELECTOR, "main form [type=submit]").click()
+    wait(browser, lambda driver: email_is_verified(user_id=user.id))
+
+    # Sign out, and in again.
+    browser.get(f"{live_server.url}/dashboard/")
+    browser.find_element(By.CSS_SELECTOR, ".topbar form [type=submit]").click()
+    wait(browser, ec.url_contains("/accounts/login/"))
+    browser.save_screenshot(str(ARTIFACTS / "account-signin.png"))
+    log_in(browser, f"{live_server.url}/accounts/login/", email, password)
+    wait(browser, ec.url_to_be(f"{live_server.url}/dashboard/"))
+    assert browser.find_element(By.ID, "user-email").text == email
+
+    # The first run: accepted, charged once, and (no broker: processed in the request) done.
+    started = browser.execute_async_script(START_A_RUN, png, "first-run")
+    assert started["status"] == 201, started
+    assert (started["body"]["tool_id"], started["body"]["input_file_name"]) == ("image-compress", "first.png")
+    run = browser.execute_async_script(READ_A_RUN, started["body"]["id"])
+    assert run["status"] == 200 and run["body"]["status"] == "COMPLETED", run
+    assert CreditBalance.objects.get(user=user).credits_remaining == 19

@@ -62,6 +62,52 @@ def test_an_owner_policy_makes_the_user_owned_table_pass() -> None:
     assert error_ids() == []
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "account_emailaddress",
+        "account_emailconfirmation",
+        "socialaccount_socialaccount",
+        "socialaccount_socialtoken",
+        "socialaccount_socialapp",
+    ],
+)
+def test_allauths_tables_without_rls_fail_the_check(table: str) -> None:
+    execute(f"ALTER TABLE public.{table} DISABLE ROW LEVEL SECURITY")
+
+    assert [id for id, message in error_ids() if f"public.{table} " in message] == ["versatools.E001"]
+
+
+@pytest.mark.parametrize("table", ["account_emailaddress", "socialaccount_socialaccount"])
+def test_allauths_user_owned_tables_without_their_owner_policy_fail_the_check(table: str) -> None:
+    execute(f"DROP POLICY {table}_select_own ON public.{table}")
+
+    assert [id for id, _ in error_ids()] == ["versatools.E002"]
+    assert f"public.{table} " in error_ids()[0][1]
+
+
+@pytest.mark.parametrize(
+    "table,column",
+    [("socialaccount_socialtoken", "id"), ("account_emailconfirmation", "id"), ("django_session", "expire_date")],
+)
+def test_a_grant_on_a_table_of_secrets_fails_the_check_even_without_a_policy(table: str, column: str) -> None:
+    # One harmless-looking column is enough: column grants count too.
+    execute(
+        f"GRANT SELECT ({column}) ON public.{table} TO authenticated", f"GRANT DELETE ON public.{table} TO service_role"
+    )
+
+    assert error_ids() == [
+        (
+            "versatools.E004",
+            f"Table public.{table} holds secrets only Django reads, yet authenticated has privileges on it.",
+        ),
+        (
+            "versatools.E004",
+            f"Table public.{table} holds secrets only Django reads, yet service_role has privileges on it.",
+        ),
+    ]
+
+
 def test_a_policy_calling_auth_uid_bare_fails() -> None:
     execute(
         "CREATE TABLE public.rls_probe (id int PRIMARY KEY, user_id uuid)",

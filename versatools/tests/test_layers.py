@@ -167,4 +167,4 @@ def test_each_query_writes_only_tables_of_the_app_that_runs_it():
 
 def test_the_writer_check_sees_a_query_writing_another_apps_table():
     assert "usage_counters" in written_tables("usage_counter_consume")
-    assert written_tables("history_delete_emptied") == {"history"}
+    assert written_tables("history_expired_delete") == {"history"}

@@ -16,6 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.sessions.models import Session
@@ -144,6 +146,7 @@ def world(db: Any) -> World:
     group = Group.objects.create(name="rls-group")
     permission = Permission.objects.first()
     group.permissions.add(permission)
+    SocialApp.objects.create(provider="github", name="rls", client_id="rls-client", secret="rls-client-secret")
     for label, user in (("A", a), ("B", b)):
         run = History.objects.create(
             user=user,
@@ -177,6 +180,10 @@ def world(db: Any) -> World:
         LogEntry.objects.create(user=user, object_repr=label, action_flag=ADDITION)
         user.groups.add(group)
         user.user_permissions.add(permission)
+        address = EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        EmailConfirmation.objects.create(email_address=address, key=f"rls-confirmation-key-{label}")
+        account = SocialAccount.objects.create(user=user, provider="github", uid=f"rls-{label}")
+        SocialToken.objects.create(account=account, token=f"rls-provider-token-{label}")
 
     result = World(users=users)
     label_of = {str(user.pk): label for label, user in users.items()}
@@ -334,6 +341,23 @@ SPECS: dict[str, Spec] = {
     "auth_group_permissions": Spec("id", "group_id", fresh=_new(id="-"), expect=NOBODY),
     "users_groups": Spec("id", "group_id", "user_id", _new(id="-", user_id=_owner), expect=NOBODY),
     "users_user_permissions": Spec("id", "permission_id", "user_id", _new(id="-", user_id=_owner), expect=NOBODY),
+    # django-allauth's (sql/rls/allauth.sql). Addresses and provider accounts:
+    # the owner reads, only the server writes (a writable `verified` would
+    # skip the verified-email rule for runs).
+    "account_emailaddress": Spec(
+        "id",
+        "verified",
+        "user_id",
+        _new(id="-", user_id=_owner, email=lambda o: f"{_unique(o)}@example.com"),
+        expect=OWNER_READS,
+    ),
+    "socialaccount_socialaccount": Spec(
+        "id", "last_login", "user_id", _new(id="-", user_id=_owner, uid=_unique), expect=OWNER_READS
+    ),
+    # Secrets only Django reads: provider tokens, OAuth client secrets, confirmation keys.
+    "socialaccount_socialtoken": Spec("id", "token", fresh=_new(id="-"), expect=NOBODY),
+    "socialaccount_socialapp": Spec("id", "name", fresh=_new(id="-"), expect=NOBODY),
+    "account_emailconfirmation": Spec("id", "sent", fresh=_new(id="-", key=_unique), expect=NOBODY),
 }
 
 
@@ -373,7 +397,7 @@ def run_operation(operation: str, table: str, actor: Actor, world: World) -> set
         cursor.execute(f"SELECT to_jsonb(t) FROM public.{table} t ORDER BY {spec.key} LIMIT 1")
         template = json.loads(cursor.fetchone()[0])
     row = spec.fresh(template, str(owner.pk))
-    columns = ", ".join(row)
+    columns = ", ".join(f'"{column}"' for column in row)  # quoted: allauth has a column named "primary"
     sql = (
         f"INSERT INTO public.{table} ({columns}) SELECT {columns} "
         f"FROM jsonb_populate_record(NULL::public.{table}, %s::jsonb) RETURNING {spec.key}::text"
@@ -638,6 +662,107 @@ def test_every_policy_uses_the_supabase_roles_and_wraps_auth_uid() -> None:
             assert expression.count("auth.uid()") == expression.count("( SELECT auth.uid() AS uid)"), name
 
 
+# --- django-allauth's tables ----------------------------------------------------
+
+ALLAUTH_SECRETS = ("socialaccount_socialtoken", "socialaccount_socialapp", "account_emailconfirmation")
+
+
+def test_a_user_reads_only_their_own_email_addresses_and_provider_accounts(world: World) -> None:
+    a, b = world.users["A"], world.users["B"]
+
+    with acting(USER_A, world) as cursor:
+        cursor.execute("SELECT user_id::text, email, verified FROM account_emailaddress")
+        addresses = cursor.fetchall()
+        cursor.execute("SELECT user_id::text, provider, uid FROM socialaccount_socialaccount")
+        accounts = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM account_emailaddress WHERE user_id = %s", [b.pk])
+        (b_addresses,) = cursor.fetchone()
+
+    assert addresses == [(str(a.pk), "rls-a@example.com", True)]
+    assert accounts == [(str(a.pk), "github", "rls-A")]
+    assert b_addresses == 0
+
+
+def test_a_user_cannot_verify_an_address_or_attach_a_provider_account_through_the_data_api(world: World) -> None:
+    a = world.users["A"]
+    EmailAddress.objects.filter(user=a).update(verified=False)
+
+    with acting(USER_A, world) as cursor:
+        denied = {
+            "verify": is_denied(lambda: cursor.execute("UPDATE account_emailaddress SET verified = true")),
+            "add verified": is_denied(
+                lambda: cursor.execute(
+                    'INSERT INTO account_emailaddress (user_id, email, verified, "primary")'
+                    " VALUES (%s, 'other@example.com', true, false)",
+                    [a.pk],
+                )
+            ),
+            "take a github identity": is_denied(
+                lambda: cursor.execute(
+                    "INSERT INTO socialaccount_socialaccount (user_id, provider, uid, last_login, date_joined,"
+                    " extra_data) VALUES (%s, 'github', 'someone-elses-uid', now(), now(), '{}')",
+                    [a.pk],
+                )
+            ),
+            "move a provider account": is_denied(
+                lambda: cursor.execute("UPDATE socialaccount_socialaccount SET user_id = %s", [a.pk])
+            ),
+        }
+
+    assert all(denied.values()), denied
+    assert not EmailAddress.objects.get(user=a).verified
+
+
+def test_the_address_policies_hold_even_under_grants_that_are_too_broad(world: World) -> None:
+    # Supabase's default privileges, had the REVOKE been lost: no UPDATE or
+    # INSERT policy for authenticated, so no row qualifies and none is accepted.
+    a, b = world.users["A"], world.users["B"]
+    EmailAddress.objects.filter(user__in=[a, b]).update(verified=False)
+    with connection.cursor() as cursor:
+        cursor.execute("GRANT ALL ON account_emailaddress, socialaccount_socialaccount TO authenticated")
+
+    with acting(USER_A, world) as cursor:
+        cursor.execute("UPDATE account_emailaddress SET verified = true")
+        verified = cursor.rowcount
+        cursor.execute("DELETE FROM socialaccount_socialaccount")
+        disconnected = cursor.rowcount
+        cursor.execute("SELECT user_id::text FROM account_emailaddress")
+        seen = rows(cursor)
+
+    assert (verified, disconnected) == (0, 0)
+    assert seen == {str(a.pk)}
+    assert not EmailAddress.objects.filter(verified=True, user__in=[a, b]).exists()
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated", "service_role"])
+@pytest.mark.parametrize("table", ALLAUTH_SECRETS)
+def test_no_api_role_holds_any_privilege_on_tokens_client_secrets_or_confirmation_keys(role: str, table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT privilege FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',"
+            " 'TRIGGER']) privilege WHERE has_table_privilege(%s, %s::regclass, privilege)",
+            [role, f"public.{table}"],
+        )
+        table_privileges = cursor.fetchall()
+        cursor.execute(
+            "SELECT has_any_column_privilege(%s, %s::regclass, 'SELECT'), relrowsecurity,"
+            " (SELECT count(*) FROM pg_policies WHERE schemaname = 'public' AND tablename = %s)"
+            " FROM pg_class WHERE oid = %s::regclass",
+            [role, f"public.{table}", table, f"public.{table}"],
+        )
+        any_column, rls_on, policies = cursor.fetchone()
+
+    assert table_privileges == []
+    assert (any_column, rls_on, policies) == (False, True, 0)
+
+
+def test_the_provider_token_is_out_of_reach_even_for_its_owner(world: World) -> None:
+    with acting(USER_A, world) as cursor:
+        assert is_denied(lambda: cursor.execute("SELECT token FROM socialaccount_socialtoken"))
+        assert is_denied(lambda: cursor.execute("SELECT key FROM account_emailconfirmation"))
+        assert is_denied(lambda: cursor.execute("SELECT secret FROM socialaccount_socialapp"))
+
+
 # --- auth functions and triggers -----------------------------------------------
 
 
@@ -653,13 +778,15 @@ def test_auth_uid_reads_the_claims_like_supabase(setting: str, value: str) -> No
         cursor.execute("SELECT auth.uid()")
         before = cursor.fetchone()[0]
         cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
-        cursor.execute("SELECT auth.uid()::text, auth.jwt() ->> 'sub', auth.role()")
-        uid, jwt_sub, role = cursor.fetchone()
+        cursor.execute("SELECT auth.uid()::text, auth.role(), to_regprocedure('auth.jwt()')")
+        uid, role, jwt = cursor.fetchone()
 
     assert before is None
     assert uid == "6f1c1a8e-4a37-4c8e-9d0a-4d5e7c2b9a10"
     if setting == "request.jwt.claims":
-        assert (jwt_sub, role) == (uid, "authenticated")
+        assert role == "authenticated"
+    # No auth.jwt() stand-in: no policy needs it, and ours would block Supabase's auth server.
+    assert jwt is None
 
 
 def test_updated_at_is_kept_right_for_writes_from_outside_django(world: World) -> None:

@@ -106,6 +106,10 @@ DJANGO_TABLES = {
     "auth_group_permissions",
     "users_groups",
     "users_user_permissions",
+    # allauth's secrets (confirmation keys, OAuth clients, tokens): no API role, service_role included.
+    "account_emailconfirmation",
+    "socialaccount_socialapp",
+    "socialaccount_socialtoken",
 }
 OWNER_READ_TABLES = {
     "user_stats",
@@ -116,6 +120,9 @@ OWNER_READ_TABLES = {
     "credit_balances",
     "credit_ledger",
     "usage_counters",
+    # allauth's: a user reads their own addresses and linked providers, never tokens.
+    "account_emailaddress",
+    "socialaccount_socialaccount",
 }
 
 
@@ -179,7 +186,7 @@ def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, di
     assert "users" in applied["tables"] and applied["without_rls"] == set()
     assert applied["policies"] >= 20 and applied["triggers"] >= 10
     assert applied["auth"]["uid"] == ""  # untouched: not ours
-    assert applied["auth"]["role"].startswith("versatools:") and applied["auth"]["jwt"].startswith("versatools:")
+    assert applied["auth"]["role"].startswith("versatools:") and "jwt" not in applied["auth"]
     assert "supabase's own" in query(dsn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth.uid()'::regprocedure")[0][0]
     # Supabase's default grants are gone; what is left is what the policies need.
     assert_least_privilege(dsn)
@@ -202,7 +209,7 @@ def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, di
     plain = state(dsn)
     assert plain["without_rls"] == set() and plain["policies"] == applied["policies"]
     assert str(plain["auth_schema"]).startswith("versatools:")
-    assert set(plain["auth"]) == {"uid", "role", "jwt"}
+    assert set(plain["auth"]) == {"uid", "role"}
     assert_least_privilege(dsn)
 
     # 4. Zero again removes the stand-in schema; 5. and forward once more.
@@ -213,3 +220,105 @@ def test_migrations_apply_reverse_to_zero_and_apply_again(scratch: tuple[str, di
     again = state(dsn)
     assert again["without_rls"] == set()
     assert (again["policies"], again["triggers"]) == (applied["policies"], applied["triggers"])
+
+
+# Supabase's own layout before this project migrates: the auth server's role
+# owns the auth schema, its auth.uid() and auth.users (the columns the link
+# uses), and one person has signed up already.
+SUPABASE_WITH_AUTH_USERS = """
+DO $$ BEGIN
+    CREATE ROLE supabase_auth_admin NOLOGIN NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+SET ROLE supabase_auth_admin;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+CREATE TABLE auth.users (
+    instance_id uuid, id uuid PRIMARY KEY, aud varchar(255), role varchar(255), email varchar(255),
+    email_confirmed_at timestamptz, raw_app_meta_data jsonb, raw_user_meta_data jsonb,
+    created_at timestamptz, updated_at timestamptz
+);
+INSERT INTO auth.users (id, aud, role, email, raw_user_meta_data, created_at, updated_at)
+VALUES ('11111111-1111-4111-8111-111111111111', 'authenticated', 'authenticated', 'early@example.com',
+        '{"full_name": "Early Bird"}', now(), now());
+RESET ROLE;
+"""
+
+# What Supabase's auth server does to these objects when it migrates (its
+# own migrations, run as supabase_auth_admin): replace the helper functions,
+# create what is missing. Any of ours in the way fails it ("must be owner").
+AUTH_SERVER_MIGRATES = """
+SET ROLE supabase_auth_admin;
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.role', true), '')::text $$;
+CREATE OR REPLACE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.email', true), '')::text $$;
+CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb $$;
+CREATE TABLE IF NOT EXISTS auth.users (id uuid PRIMARY KEY);
+RESET ROLE;
+"""
+
+LINKED = (
+    "SELECT (SELECT count(*) FROM pg_constraint WHERE conname = 'users_id_auth_users_fkey'),"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'auth.users'::regclass AND NOT tgisinternal)"
+)
+
+
+def test_supabase_mode_links_users_to_auth_and_never_blocks_the_auth_server(
+    scratch: tuple[str, dict[str, str]],
+) -> None:
+    dsn, env = scratch
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SUPABASE_WITH_AUTH_USERS)
+
+    migrate(env)
+    assert query(dsn, LINKED) == [(1, 2)]
+    early = "11111111-1111-4111-8111-111111111111"
+    assert query(dsn, f"SELECT email, name FROM users WHERE id = '{early}'") == [("early@example.com", "Early Bird")]
+    # The catalog arrives after the migration: the backfilled user starts on the default plan then.
+    catalog = run_manage("load_catalog", env=env)
+    assert "1 earlier user(s) started on the default plan" in catalog.stdout, catalog.stderr
+    assert query(dsn, f"SELECT count(*) FROM credit_ledger WHERE user_id = '{early}'") == [(1,)]
+
+    # The auth server migrates after us and signs someone up, as itself.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(AUTH_SERVER_MIGRATES)
+        conn.execute("SET ROLE supabase_auth_admin")
+        conn.execute(
+            "INSERT INTO auth.users (id, aud, role, email, created_at, updated_at) VALUES"
+            " ('22222222-2222-4222-8222-222222222222', 'authenticated', 'authenticated', 'new@example.com',"
+            " now(), now())"
+        )
+    assert query(
+        dsn,
+        "SELECT u.email, p.key, b.credits_remaining FROM users u JOIN subscriptions s ON s.user_id = u.id"
+        " JOIN plans p ON p.id = s.plan_id JOIN credit_balances b ON b.user_id = u.id"
+        " WHERE u.id = '22222222-2222-4222-8222-222222222222'",
+    ) == [("new@example.com", "free", 20)]
+    assert_least_privilege(dsn)
+
+    # Control: an auth function the migrating role owns does stop the auth server.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER FUNCTION auth.email() OWNER TO postgres")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner of function email"):
+            conn.execute(AUTH_SERVER_MIGRATES)
+        conn.execute("RESET ROLE")
+        conn.execute("ALTER FUNCTION auth.email() OWNER TO supabase_auth_admin")
+
+    # Down to zero: the link goes, Supabase's users and functions stay; up again links again.
+    migrate_to_zero(env)
+    assert query(dsn, LINKED) == [(0, 0)]
+    assert query(dsn, "SELECT count(*) FROM auth.users") == [(2,)]
+    assert {row[0] for row in query(dsn, "SELECT proname FROM pg_proc WHERE pronamespace = 'auth'::regnamespace")} == {
+        "uid",
+        "role",
+        "email",
+        "jwt",
+    }
+    migrate(env)
+    assert query(dsn, LINKED) == [(1, 2)]

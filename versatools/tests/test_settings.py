@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from versatools.config import database_from_url, env_bool, env_int
+from versatools.config import database_from_url, email_from_url, env_bool, env_int, oauth_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,6 +93,7 @@ def test_production_settings_pass_the_deploy_check() -> None:
             DJANGO_ENV="production",
             ALLOWED_HOSTS="versatools.example.com",
             SECRET_KEY="x" * 20 + uuid.uuid4().hex + "-Long_and+random!" * 2,
+            EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
         ),
     )
 
@@ -166,3 +167,77 @@ def test_production_refuses_a_published_or_weak_secret_key(key: str, reason: str
 
     assert result.returncode != 0
     assert f"ImproperlyConfigured: SECRET_KEY {reason}" in result.stderr
+
+
+# --- Mail and OAuth sign-in ----------------------------------------------------
+
+
+def test_an_smtp_url_becomes_djangos_mail_settings() -> None:
+    config = email_from_url("EMAIL_URL", "smtp+tls://mailer:p%40ss@smtp.example.com:587")
+
+    assert config["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (config["EMAIL_HOST"], config["EMAIL_PORT"], config["EMAIL_USE_TLS"]) == ("smtp.example.com", 587, True)
+    assert (config["EMAIL_HOST_USER"], config["EMAIL_HOST_PASSWORD"]) == ("mailer", "p@ss")
+
+
+@pytest.mark.parametrize("url", ["smtp://", "mailto://x@example.com", "smtp.example.com:587", "bogus://host"])
+def test_an_unusable_mail_url_names_the_variable(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
+        email_from_url("EMAIL_URL", url)
+
+
+@pytest.mark.slow
+def test_development_mail_goes_to_the_console_unless_email_url_is_set() -> None:
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.EMAIL_BACKEND)"
+    console = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="versatools.settings", EMAIL_URL=""),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    smtp = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="versatools.settings", EMAIL_URL="smtp://smtp.example.com:25"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert console.stdout.strip() == "django.core.mail.backends.console.EmailBackend", console.stderr
+    assert smtp.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend", smtp.stderr
+
+
+def test_an_oauth_provider_needs_both_of_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_CLIENT_ID", raising=False)
+    monkeypatch.delenv("GITHUB_CLIENT_SECRET", raising=False)
+    assert oauth_app("GitHub", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET") is None
+
+    monkeypatch.setenv("GITHUB_CLIENT_ID", "gh-id")
+    with pytest.raises(ImproperlyConfigured, match="GITHUB_CLIENT_SECRET"):
+        oauth_app("GitHub", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
+
+    monkeypatch.setenv("GITHUB_CLIENT_SECRET", "gh-secret")
+    assert oauth_app("GitHub", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET") == {
+        "client_id": "gh-id",
+        "secret": "gh-secret",
+        "key": "",
+    }
+
+
+@pytest.mark.slow
+def test_production_without_email_url_warns_on_the_deploy_check() -> None:
+    result = run_manage(
+        "check",
+        "--deploy",
+        env=clean_env(
+            DJANGO_ENV="production",
+            ALLOWED_HOSTS="versatools.example.com",
+            SECRET_KEY="x" * 20 + uuid.uuid4().hex + "-Long_and+random!" * 2,
+        ),
+    )
+
+    assert result.returncode == 0, result.stderr  # a warning: the stack still starts
+    assert "versatools.W002" in result.stderr + result.stdout

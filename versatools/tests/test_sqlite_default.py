@@ -29,6 +29,7 @@ print("read", run.status, run.metadata["pages"], run.expires_at > run.created_at
 LIFECYCLE = """
 import io
 from accounts.models import User
+from accounts.services import email_mark_verified
 from billing.models import CreditBalance
 from billing.services import credit_balance_open
 from history.models import History
@@ -39,6 +40,7 @@ from history.services import run_delete, run_fail, run_mark_processing, run_star
 from stats.models import UserStats
 from tools.tests.test_tools import png_bytes
 user = User.objects.create_user(email="second@example.com", password="x")
+email_mark_verified(user_id=user.id, email=user.email)  # unverified addresses may not start runs
 credit_balance_open(user_id=user.id, credits=10)
 done = run_submit(user_id=user.id, tool_id="image-compress",
                   uploads=[Upload(file=io.BytesIO(png_bytes()), name="p.png")], idempotency_key="k1")

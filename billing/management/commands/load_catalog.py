@@ -26,4 +26,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"No such fixture file: {', '.join(missing)}")
         result = catalog_load(paths=files)
-        self.stdout.write(f"Catalog: {result.inserted} row(s) inserted, {result.kept} already there and kept.")
+        self.stdout.write(
+            f"Catalog: {result.inserted} row(s) inserted, {result.kept} already there and kept; "
+            f"{result.accounts_opened} earlier user(s) started on the default plan."
+        )

@@ -1,4 +1,4 @@
--- See ../storage_cleanup_forget.sql, and sqlite/storage_objects_purge_for_runs.sql
+-- See ../storage_cleanup_forget.sql, and sqlite/storage_objects_expired_take.sql
 -- for why the owed deletes the trigger writes are taken back.
 CREATE TEMP TABLE IF NOT EXISTS versatools_purged_keys (key TEXT);
 DELETE FROM temp.versatools_purged_keys;

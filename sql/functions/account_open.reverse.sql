@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.versatools_account_open(uuid);
