@@ -55,7 +55,9 @@ test: install-dev services browser
 # The quick loop while developing: PostgreSQL only, no PgBouncer pass, and
 # without the tests marked slow (they start processes: workers, gunicorn,
 # browsers, pg_dump), spread over FAST_WORKERS processes (pytest-xdist; each
-# gets its own test database). CI (`make test`) runs everything, one process.
+# gets its own test database; the slow tests, which share one Redis database
+# with their Celery workers, must not run in parallel). CI (`make test`) runs
+# everything, one process.
 FAST_WORKERS ?= 2
 test-fast: install-dev
 	./scripts/ensure-services.sh

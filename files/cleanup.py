@@ -139,6 +139,7 @@ def storage_cleanup_expired(
     now: datetime | None = None,
     on_batch: Callable[[CleanupResult], None] | None = None,
     result: CleanupResult | None = None,
+    runs_emptied: Callable[[list[str]], None] | None = None,
 ) -> CleanupResult:
     """Files' part of expiry: finish owed deletes, then delete expired objects (blob, then row).
 
@@ -150,12 +151,19 @@ def storage_cleanup_expired(
     the rows whose blobs storage confirmed. A storage that stops answering
     ends the pass: the rows it did not confirm stay for the next one.
     ``limit`` caps the rows claimed in this pass; ``result`` continues a
-    caller's tally.
+    caller's tally. ``runs_emptied`` is called inside each batch's
+    transaction, once storage confirmed every blob, with the runs the batch
+    took objects of: the caller (history) deletes those left empty in the
+    same commit, while the rows they just lost are still its own to look past.
     """
     now = now or timezone.now()
     started = time.monotonic()
+
+    def objects_batch(*, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult) -> Any:
+        return _expired_objects_batch(now=now, size=size, cursor=cursor, result=result, runs_emptied=runs_emptied)
+
     result = cleanup_phases(
-        (_deletions_batch, _expired_objects_batch),
+        (_deletions_batch, objects_batch),
         now=now,
         batch_size=batch_size,
         limit=limit,
@@ -185,7 +193,12 @@ class _Undo(Exception):
 
 
 def _expired_objects_batch(
-    *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
+    *,
+    now: datetime,
+    size: int,
+    cursor: Cursor | None,
+    result: CleanupResult,
+    runs_emptied: Callable[[list[str]], None] | None = None,
 ) -> tuple[int, Cursor | None]:
     # The hot path (a run's files expire with it): the rows are deleted by the
     # statement that claims them, the blobs next, and the commit makes it
@@ -211,6 +224,9 @@ def _expired_objects_batch(
             confirmed = [blob.id for blob in blobs if blob.key in gone]
             if len(confirmed) < len(blobs):
                 raise _Undo
+            run_ids = list(dict.fromkeys(row["run_id"] for row in rows if row["run_id"] is not None))
+            if runs_emptied is not None and run_ids:
+                runs_emptied(run_ids)
     except _Undo:
         # Rows back as they were; forget only what storage confirmed. A crash
         # right here leaves rows whose blobs are gone: the next pass finds

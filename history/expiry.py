@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.sqlfiles import run_query
+from core.sqlfiles import array_param, run_query
 from files.cleanup import CleanupResult, Cursor, cleanup_phases, storage_cleanup_expired
 from files.services import storage_objects_expire_for_runs
 from history.models import FINISHED_STATUSES, History
@@ -51,8 +51,19 @@ def expire_runs_and_files(
     started = time.monotonic()
     result = CleanupResult()
     result.runs_failed = runs_fail_expired_unfinished(now=now, limit=limit)
+
+    def runs_emptied(run_ids: list[str]) -> None:
+        # Inside files' batch transaction: the runs whose objects it just took.
+        result.runs_deleted += len(
+            run_query("history_runs_delete_emptied", {"now": now, "run_ids": array_param(run_ids)})
+        )
+
     for _ in range(2):
-        storage_cleanup_expired(batch_size=batch_size, limit=limit, now=now, on_batch=on_batch, result=result)
+        storage_cleanup_expired(
+            batch_size=batch_size, limit=limit, now=now, on_batch=on_batch, result=result, runs_emptied=runs_emptied
+        )
+        # What is left: runs that had no files, or whose files went in a batch
+        # storage did not fully confirm.
         # Runs whose files went before a storage failure still go in this pass.
         cleanup_phases(
             (_expired_runs_batch,),

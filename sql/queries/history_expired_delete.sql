@@ -6,10 +6,12 @@
 -- run, and a run a worker holds while storing its output (FOR KEY SHARE) is
 -- skipped, not waited for. Only COMPLETED and FAILED runs: an unfinished one
 -- is failed and refunded by history's services first (history/expiry.py).
+-- "= ANY(ARRAY(...))", not "IN (...)": the planner would hash-join a
+-- sequential scan of the whole table against the claimed ids in every batch.
 -- Keyset on (expires_at, id) so that a pass never takes a run twice; the
 -- redundant "expires_at >=" lets history_expires_at_idx start at the cursor.
 DELETE FROM history
-WHERE id IN (
+WHERE id = ANY(ARRAY(
     SELECT h.id
     FROM history AS h
     WHERE h.expires_at <= %(now)s
@@ -21,5 +23,5 @@ WHERE id IN (
     ORDER BY h.expires_at, h.id
     LIMIT %(size)s
     FOR UPDATE OF h SKIP LOCKED
-)
+))
 RETURNING id::text AS id, expires_at::text AS expires_at

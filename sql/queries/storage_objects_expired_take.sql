@@ -11,10 +11,12 @@
 -- here and deleting later writes each row once instead of twice. The caller
 -- has set blobs_deleted_by_caller: the storage_objects_deleted trigger gives
 -- the bytes back without owing a second delete.
+-- "= ANY(ARRAY(...))", not "IN (...)": the planner would hash-join a
+-- sequential scan of the whole table against the claimed ids in every batch.
 -- Keyset on (expires_at, id) so that a pass never takes a row twice; the
 -- redundant "expires_at >=" lets storage_objects_expiry_idx start at the cursor.
 DELETE FROM storage_objects
-WHERE id IN (
+WHERE id = ANY(ARRAY(
     SELECT id
     FROM storage_objects
     WHERE expires_at <= %(now)s
@@ -24,5 +26,5 @@ WHERE id IN (
     ORDER BY expires_at, id
     LIMIT %(size)s
     FOR UPDATE SKIP LOCKED
-)
-RETURNING id::text AS id, key, provider, bucket, size, expires_at::text AS expires_at
+))
+RETURNING id::text AS id, key, provider, bucket, size, expires_at::text AS expires_at, run_id::text AS run_id

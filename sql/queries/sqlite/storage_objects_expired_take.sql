@@ -14,5 +14,5 @@ ORDER BY expires_at, id
 LIMIT %(size)s;
 DELETE FROM storage_objects
 WHERE id IN (SELECT id FROM temp.versatools_taken)
-RETURNING id, key, provider, bucket, size, expires_at;
+RETURNING id, key, provider, bucket, size, expires_at, run_id;
 DELETE FROM storage_deletions WHERE key IN (SELECT key FROM temp.versatools_taken)
