@@ -70,7 +70,8 @@ class EffectivePlan:
     limits: PlanLimits
 
 
-def _limits_from_row(row: Row) -> PlanLimits:
+def plan_limits_from_row(row: Row) -> PlanLimits:
+    """PlanLimits from a row of the effective-plan rule (``fragments/effective_plan.sql``'s columns)."""
     return PlanLimits(
         plan_key=row["plan_key"],
         runs_per_window=row["runs_per_window"],
@@ -92,7 +93,7 @@ def effective_plan(*, user_id: uuid.UUID, at: datetime | None = None) -> Effecti
     rows = run_query("effective_plan", {"user_id": user_id, "now": at or timezone.now()})
     if not rows:
         return EffectivePlan(name="Free", limits=default_limits())
-    return EffectivePlan(name=rows[0]["plan_name"], limits=_limits_from_row(rows[0]))
+    return EffectivePlan(name=rows[0]["plan_name"], limits=plan_limits_from_row(rows[0]))
 
 
 def free_plan() -> Plan | None:
@@ -154,4 +155,4 @@ def run_start_context(*, user_id: uuid.UUID, tool_id: str, default_cost: int) ->
     )
     if row["plan_key"] is None:
         return RunStartContext(pricing=pricing, limits=default_limits())
-    return RunStartContext(pricing=pricing, limits=_limits_from_row(row))
+    return RunStartContext(pricing=pricing, limits=plan_limits_from_row(row))

@@ -80,6 +80,7 @@ def runs_create(
         uploads=[Upload(file=upload, name=upload.name or "") for upload in file],
         idempotency_key=idempotency_key,
         limits=getattr(request, "upload_plan_limits", None),
+        email_verified=getattr(request, "upload_email_verified", None),
     )
     return Status(201 if result.created else 200, result.run)
 

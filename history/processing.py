@@ -48,6 +48,7 @@ def run_submit(
     uploads: list[Upload],
     idempotency_key: str,
     limits: PlanLimits | None = None,
+    email_verified: bool | None = None,
 ) -> RunStart:
     """Take uploaded inputs and start a run on them (``POST /api/runs``); the work is queued.
 
@@ -61,7 +62,8 @@ def run_submit(
     plan limits when the caller already has them (the upload middleware).
     Two transactions for a one-file run: the input's row, then the start.
     A sender whose address is not verified is refused before anything is
-    stored (REQUIRE_VERIFIED_EMAIL_FOR_RUNS): one indexed read per upload.
+    stored (REQUIRE_VERIFIED_EMAIL_FOR_RUNS); ``email_verified``: what the
+    upload middleware read with the limits, in the same statement.
     """
     from history.tasks import process_run  # the tasks module imports this one
 
@@ -72,7 +74,9 @@ def run_submit(
         raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
     if not 1 <= len(uploads) <= tool.max_inputs:
         raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
-    if settings.REQUIRE_VERIFIED_EMAIL_FOR_RUNS and not email_is_verified(user_id=user_id):
+    if settings.REQUIRE_VERIFIED_EMAIL_FOR_RUNS and not (
+        email_verified if email_verified is not None else email_is_verified(user_id=user_id)
+    ):
         raise EmailUnverified("Verify your email address before starting a run.")
     limits = limits or effective_plan(user_id=user_id).limits
     max_bytes = limits.max_file_bytes

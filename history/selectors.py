@@ -8,7 +8,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.selectors import PlanLimits
+from django.utils import timezone
+
+from billing.selectors import PlanLimits, default_limits, plan_limits_from_row
+from core.sqlfiles import run_query
 from history.exceptions import InvalidRunInput
 from history.models import History, RunStatus
 from tools.registry import all_tools, get_tool
@@ -98,3 +101,24 @@ def run_upload_body_limit(*, limits: PlanLimits) -> int:
 def runs_expired_count(*, now: datetime) -> int:
     """Finished runs past their expiry: what the next cleanup pass deletes (unfinished ones wait for the reaper)."""
     return History.objects.filter(expires_at__lte=now, status__in=FINISHED_STATUSES).count()
+
+
+@dataclass(frozen=True)
+class RunSubmitCaller:
+    """What an upload needs to know of its sender, read before its body."""
+
+    limits: PlanLimits
+    email_verified: bool
+
+
+def run_submit_caller(*, user_id: uuid.UUID) -> RunSubmitCaller:
+    """The sender's plan limits and whether their address is verified, in one statement.
+
+    The two rules stay where they are written (fragments/effective_plan.sql,
+    fragments/email_verified.sql); this only reads both at once, so that an
+    upload costs one read of its sender (the middleware does it before the
+    body, and hands it to ``run_submit``).
+    """
+    [row] = run_query("run_submit_caller", {"user_id": user_id, "now": timezone.now()})
+    limits = default_limits() if row["plan_key"] is None else plan_limits_from_row(row)
+    return RunSubmitCaller(limits=limits, email_verified=bool(row["email_verified"]))

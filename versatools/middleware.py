@@ -88,8 +88,7 @@ class UploadBodyLimitMiddleware:
     @staticmethod
     def _refusal(request: HttpRequest) -> JsonResponse | None:
         from accounts.auth import NOT_AUTHENTICATED, InvalidToken, api_caller
-        from billing.selectors import effective_plan
-        from history.selectors import run_upload_body_limit
+        from history.selectors import run_submit_caller, run_upload_body_limit
 
         try:
             user = api_caller(request)
@@ -104,9 +103,10 @@ class UploadBodyLimitMiddleware:
             declared = int(raw)
         except ValueError:
             return JsonResponse({"error": "invalid_input", "detail": "Content-Length is not a number."}, status=400)
-        limits = effective_plan(user_id=user.id).limits
-        # Read once per upload: the view hands the same limits to run_submit.
-        request.upload_plan_limits = limits  # type: ignore[attr-defined]
+        caller = run_submit_caller(user_id=user.id)
+        # Read once per upload: the view hands the same to run_submit.
+        request.upload_plan_limits = limits = caller.limits  # type: ignore[attr-defined]
+        request.upload_email_verified = caller.email_verified  # type: ignore[attr-defined]
         limit = run_upload_body_limit(limits=limits)
         if declared > limit:
             detail = f"The upload is {declared} bytes; your plan accepts at most {limit} bytes in one request."
