@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.sqlfiles import array_param, run_query
+from core.sqlfiles import Row, array_param, run_query
 from files import storage
 from files.models import StorageDeletion
 
@@ -91,6 +91,22 @@ class Cursor(NamedTuple):
 
     at: Any
     id: Any
+
+    @staticmethod
+    def params(cursor: Cursor | None, *, now: datetime, size: int) -> dict[str, Any]:
+        """The parameters of a keyset batch query (``after_at``/``after_id`` NULL on the first batch)."""
+        return {
+            "now": now,
+            "after_at": cursor.at if cursor else None,
+            "after_id": cursor.id if cursor else None,
+            "size": size,
+        }
+
+    @staticmethod
+    def after(rows: list[Row]) -> Cursor:
+        """The cursor past rows returned in no particular order (DELETE ... RETURNING): the greatest."""
+        last = max(rows, key=lambda row: (row["expires_at"], row["id"]))
+        return Cursor(last["expires_at"], last["id"])
 
 
 class Batch(Protocol):
@@ -208,15 +224,7 @@ def _expired_objects_batch(
     try:
         with transaction.atomic(durable=True):
             _blobs_deleted_here()
-            rows = run_query(
-                "storage_objects_expired_take",
-                {
-                    "now": now,
-                    "after_at": cursor.at if cursor else None,
-                    "after_id": cursor.id if cursor else None,
-                    "size": size,
-                },
-            )
+            rows = run_query("storage_objects_expired_take", Cursor.params(cursor, now=now, size=size))
             if not rows:
                 return 0, cursor
             blobs = [Blob(row["id"], row["key"], row["provider"], row["bucket"], size=row["size"]) for row in rows]
@@ -236,9 +244,7 @@ def _expired_objects_batch(
     else:
         result.object_rows_deleted += len(blobs)
         result.bytes_released += sum(blob.size for blob in blobs)
-    # The rows come back in no particular order: the cursor is the greatest.
-    last = max(rows, key=lambda row: (row["expires_at"], row["id"]))
-    return len(rows), Cursor(last["expires_at"], last["id"])
+    return len(rows), Cursor.after(rows)
 
 
 def blobs_delete(blobs: list[Blob], result: CleanupResult) -> set[str]:

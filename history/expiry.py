@@ -99,18 +99,8 @@ def _expired_runs_batch(
 ) -> tuple[int, Cursor | None]:
     # One statement and its commit for up to CLEANUP_BATCH_SIZE runs.
     with transaction.atomic(durable=True):
-        deleted = run_query(
-            "history_expired_delete",
-            {
-                "now": now,
-                "after_at": cursor.at if cursor else None,
-                "after_id": cursor.id if cursor else None,
-                "size": size,
-            },
-        )
+        deleted = run_query("history_expired_delete", Cursor.params(cursor, now=now, size=size))
     if not deleted:
         return 0, cursor
     result.runs_deleted += len(deleted)
-    # The rows come back in no particular order: the cursor is the greatest.
-    last = max(deleted, key=lambda row: (row["expires_at"], row["id"]))
-    return len(deleted), Cursor(last["expires_at"], last["id"])
+    return len(deleted), Cursor.after(deleted)

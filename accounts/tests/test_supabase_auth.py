@@ -155,10 +155,9 @@ def test_a_changed_or_confirmed_email_in_auth_follows_into_the_profile(supabase)
     sql("UPDATE auth.users SET email = 'new@example.com', email_confirmed_at = now() WHERE id = %s", [user_id])
 
     assert User.objects.get(id=user_id).email == "new@example.com"
-    if sql("SELECT to_regclass('public.account_emailaddress') IS NOT NULL")[0][0]:
-        assert sql('SELECT email, verified, "primary" FROM account_emailaddress WHERE user_id = %s', [user_id]) == [
-            ("new@example.com", True, True)
-        ]
+    assert sql('SELECT email, verified, "primary" FROM account_emailaddress WHERE user_id = %s', [user_id]) == [
+        ("new@example.com", True, True)
+    ]
 
 
 def test_the_link_backfills_both_ways_and_opens_the_accounts(fs_storage_root, make_user) -> None:

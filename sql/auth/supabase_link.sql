@@ -34,6 +34,39 @@ BEGIN
         RETURN;
     END IF;
 
+    -- The profile of one auth user, and its account: for the sign-up trigger
+    -- and the backfill alike. Idempotent (a profile already there is kept).
+    CREATE OR REPLACE FUNCTION public.versatools_auth_profile_open(signed_up auth.users)
+    RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    AS $fn$
+    BEGIN
+        INSERT INTO public.users (id, password, is_superuser, email, name, image, is_active, is_staff,
+                                  created_at, updated_at)
+        VALUES (
+            signed_up.id,
+            -- Django's mark of an unusable password: this user signs in through Supabase.
+            '!' || md5(random()::text || clock_timestamp()::text || signed_up.id::text),
+            false,
+            -- A phone-only sign-up has no email; the column is unique and required.
+            coalesce(nullif(signed_up.email, ''), signed_up.id::text || '@users.invalid'),
+            left(coalesce(signed_up.raw_user_meta_data ->> 'full_name', signed_up.raw_user_meta_data ->> 'name',
+                          ''), 150),
+            left(coalesce(signed_up.raw_user_meta_data ->> 'avatar_url',
+                          signed_up.raw_user_meta_data ->> 'picture', ''), 500),
+            true,
+            false,
+            coalesce(signed_up.created_at, now()),
+            now()
+        )
+        ON CONFLICT (id) DO NOTHING;
+        PERFORM public.versatools_account_open(signed_up.id);
+        PERFORM public.versatools_auth_email_verified(signed_up.id, signed_up.email, signed_up.email_confirmed_at);
+    END;
+    $fn$;
+
     CREATE OR REPLACE FUNCTION public.versatools_auth_user_created()
     RETURNS trigger
     LANGUAGE plpgsql
@@ -47,25 +80,7 @@ BEGIN
         IF pg_trigger_depth() > 1 THEN
             RETURN NEW;
         END IF;
-        INSERT INTO public.users (id, password, is_superuser, email, name, image, is_active, is_staff,
-                                  created_at, updated_at)
-        VALUES (
-            NEW.id,
-            -- Django's mark of an unusable password: this user signs in through Supabase.
-            '!' || md5(random()::text || clock_timestamp()::text),
-            false,
-            -- A phone-only sign-up has no email; the column is unique and required.
-            coalesce(nullif(NEW.email, ''), NEW.id::text || '@users.invalid'),
-            left(coalesce(NEW.raw_user_meta_data ->> 'full_name', NEW.raw_user_meta_data ->> 'name', ''), 150),
-            left(coalesce(NEW.raw_user_meta_data ->> 'avatar_url', NEW.raw_user_meta_data ->> 'picture', ''), 500),
-            true,
-            false,
-            coalesce(NEW.created_at, now()),
-            now()
-        )
-        ON CONFLICT (id) DO NOTHING;
-        PERFORM public.versatools_account_open(NEW.id);
-        PERFORM public.versatools_auth_email_verified(NEW.id, NEW.email, NEW.email_confirmed_at);
+        PERFORM public.versatools_auth_profile_open(NEW);
         RETURN NEW;
     END;
     $fn$;
@@ -142,7 +157,8 @@ BEGIN
     END;
     $fn$;
 
-    REVOKE EXECUTE ON FUNCTION public.versatools_auth_user_created(), public.versatools_auth_user_changed(),
+    REVOKE EXECUTE ON FUNCTION public.versatools_auth_profile_open(auth.users),
+        public.versatools_auth_user_created(), public.versatools_auth_user_changed(),
         public.versatools_auth_email_verified(uuid, text, timestamptz),
         public.versatools_users_ensure_auth_user(), public.versatools_users_deleted()
         FROM PUBLIC, anon, authenticated, service_role;
@@ -157,17 +173,7 @@ BEGIN
             USING HINT = 'Delete or re-address one of each pair, then migrate again.';
     END IF;
 
-    INSERT INTO public.users (id, password, is_superuser, email, name, image, is_active, is_staff, created_at,
-                              updated_at)
-    SELECT a.id, '!' || md5(random()::text || a.id::text), false,
-           coalesce(nullif(a.email, ''), a.id::text || '@users.invalid'),
-           left(coalesce(a.raw_user_meta_data ->> 'full_name', a.raw_user_meta_data ->> 'name', ''), 150),
-           left(coalesce(a.raw_user_meta_data ->> 'avatar_url', a.raw_user_meta_data ->> 'picture', ''), 500),
-           true, false, coalesce(a.created_at, now()), now()
-    FROM auth.users AS a
-    WHERE NOT EXISTS (SELECT FROM public.users AS u WHERE u.id = a.id);
-    PERFORM public.versatools_account_open(a.id) FROM auth.users AS a;
-    PERFORM public.versatools_auth_email_verified(a.id, a.email, a.email_confirmed_at) FROM auth.users AS a;
+    PERFORM public.versatools_auth_profile_open(a) FROM auth.users AS a;
 
     INSERT INTO auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at,
                             updated_at)

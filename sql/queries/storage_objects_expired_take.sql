@@ -4,7 +4,8 @@
 -- later pass) and deleted at once, returning what their blobs are. Most
 -- belong to expired runs: a run's files expire with it (inputs join it with
 -- its expiry, outputs take it), so this is where a run's files go; history
--- then deletes the runs left empty (history_expired_delete.sql).
+-- deletes the runs left empty in the same batch transaction
+-- (history_runs_delete_emptied.sql, through the caller's runs_emptied).
 -- Nothing is final yet: the caller deletes the blobs and commits only if
 -- storage confirmed every one; otherwise it rolls back and forgets just the
 -- confirmed ones (storage_cleanup_forget). Deleting here instead of locking
