@@ -57,13 +57,16 @@ class ReapplySQLFile(RunSQLFile):
     losing the ON DELETE CASCADE that ``sql/cascade/`` installed. Wrap such an
     operation: ``*ReapplySQLFile.around(AlterField(...), "cascade/history")``
     puts the file after it going forwards and after its reversal going back.
+
+    Likewise on SQLite (``vendor="sqlite"``), where Django adds a NOT NULL
+    column by rebuilding the table, which drops the table's triggers.
     """
 
-    def __init__(self, name: str, *, forwards: bool) -> None:
+    def __init__(self, name: str, *, forwards: bool, vendor: str = "postgresql") -> None:
         self.sql_name = name
-        self.vendor = "postgresql"
+        self.vendor = vendor
         self.forwards = forwards
-        sql = read_sql(name)
+        sql: Any = read_sql(name) if vendor == "postgresql" else [read_sql(name)]
         migrations.RunSQL.__init__(
             self,
             sql=sql if forwards else migrations.RunSQL.noop,
@@ -71,8 +74,13 @@ class ReapplySQLFile(RunSQLFile):
         )
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__qualname__, [self.sql_name], {"forwards": self.forwards})
+        kwargs: dict[str, Any] = {"forwards": self.forwards}
+        if self.vendor != "postgresql":
+            kwargs["vendor"] = self.vendor
+        return (self.__class__.__qualname__, [self.sql_name], kwargs)
 
     @classmethod
-    def around(cls, operation: migrations.operations.base.Operation, name: str) -> list[Any]:
-        return [cls(name, forwards=False), operation, cls(name, forwards=True)]
+    def around(
+        cls, operation: migrations.operations.base.Operation, name: str, *, vendor: str = "postgresql"
+    ) -> list[Any]:
+        return [cls(name, forwards=False, vendor=vendor), operation, cls(name, forwards=True, vendor=vendor)]

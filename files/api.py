@@ -46,6 +46,8 @@ class FileOut(Schema):
     run_id: uuid.UUID | None
     created_at: datetime
     expires_at: datetime
+    # A direct upload reserved and not yet started: its bytes already count as used.
+    awaiting_upload: bool
 
 
 class StorageOut(Schema):

@@ -80,10 +80,16 @@ def storage_deletions_process(*, ids: Iterable[int] = (), keys: Iterable[str] = 
         rows = list(
             StorageDeletion.objects.select_for_update(skip_locked=True)
             .filter(Q(id__in=ids) | Q(key__in=keys))
+            .filter(_due(timezone.now()))
             .values_list("id", "key", "provider", "bucket")
         )
         _finish_deletions([Blob(*row) for row in rows], result)
     return result
+
+
+def _due(now: datetime) -> Q:
+    """Owed deletes due by ``now``: all but the second deletes of keys a signed upload target can still write."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
 
 
 class Cursor(NamedTuple):
@@ -195,7 +201,7 @@ def _deletions_batch(
     *, now: datetime, size: int, cursor: Cursor | None, result: CleanupResult
 ) -> tuple[int, Cursor | None]:
     with transaction.atomic(durable=True):
-        query = StorageDeletion.objects.select_for_update(skip_locked=True).order_by("id")
+        query = StorageDeletion.objects.select_for_update(skip_locked=True).filter(_due(now)).order_by("id")
         if cursor is not None:
             query = query.filter(id__gt=cursor.id)
         rows = [Blob(*row) for row in query.values_list("id", "key", "provider", "bucket")[:size]]

@@ -39,6 +39,16 @@ class StorageObject(models.Model):
     # No deleted_at (seed 001's soft delete): a delete is a hard delete with the
     # blob's delete owed in the same transaction (README "Storage and cleanup").
     expires_at = models.DateTimeField()
+    # A direct upload reserved (POST /api/uploads) whose bytes the client sends
+    # straight to storage: its bytes already count against the quota, and its
+    # key is known, so cleanup and reconcile treat it like any other row. False
+    # once a run's start has checked what arrived (size, sniffed type) and
+    # attached it; a reservation never used expires and cleanup deletes it.
+    awaiting_upload = models.BooleanField(default=False, db_default=False)
+    # Until when the direct upload's signed target can write the key (NULL for
+    # files the app wrote): a delete before then owes the key a second delete
+    # at that time (sql/triggers/storage_upload_targets_deleted.sql).
+    upload_target_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "storage_objects"
@@ -71,6 +81,9 @@ class StorageDeletion(models.Model):
     bucket = models.CharField(max_length=255, blank=True)
     key = models.CharField(max_length=512)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not before this time: the second delete of a key whose signed upload
+    # target was still valid when its row went (NULL: due at once).
+    not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "storage_deletions"

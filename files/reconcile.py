@@ -99,7 +99,8 @@ def storage_reconcile(
 
     # Rows in byte order of their keys (COLLATE "C"), the order S3 lists in.
     rows = (
-        StorageObject.objects.filter(provider=provider, bucket=bucket, created_at__lte=cutoff)
+        # A reservation awaiting its direct upload has no object yet, by design; expiry deletes it unused.
+        StorageObject.objects.filter(provider=provider, bucket=bucket, created_at__lte=cutoff, awaiting_upload=False)
         .annotate(byte_key=Collate("key", "C"))
         .order_by("byte_key")
         .values_list("id", "key", "provider", "bucket", "user_id", "size")

@@ -126,6 +126,7 @@ class StoredFile:
     run_id: uuid.UUID | None
     created_at: datetime
     expires_at: datetime
+    awaiting_upload: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ _FILE_COLUMNS = (
     "run__tool_name",
     "created_at",
     "expires_at",
+    "awaiting_upload",
 )
 
 
@@ -217,6 +219,7 @@ def _stored_file(row: dict[str, Any]) -> StoredFile:
         run_id=row["run_id"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        awaiting_upload=row["awaiting_upload"],
     )
 
 

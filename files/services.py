@@ -24,15 +24,17 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -44,10 +46,29 @@ from core.retry import retry_on_lock_conflict
 from core.sqlfiles import read_sql, run_query
 from files import storage
 from files.cleanup import Blob, CleanupResult, blobs_delete, objects_forget
-from files.exceptions import FileInUse, StorageUnavailable
+from files.exceptions import (
+    DirectUploadUnavailable,
+    FileInUse,
+    FileTooLarge,
+    FileTypeNotAllowed,
+    StorageUnavailable,
+    UploadExpired,
+    UploadInvalid,
+    UploadMismatch,
+    UploadMissing,
+    UploadNotFound,
+    UploadUsed,
+)
 from files.models import ObjectRole, StorageDeletion, StorageObject
 from files.selectors import storage_bucket_rules
-from files.validation import check_content_type, clean_file_name, measure_size
+from files.validation import (
+    SNIFF_BYTES,
+    allowed_types,
+    check_content_type,
+    clean_file_name,
+    measure_size,
+    sniff_content_type,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -259,11 +280,16 @@ def storage_objects_attach(*, object_ids: list[uuid.UUID], run_id: uuid.UUID, ex
     since it was stored (with its user, say) raises NotFound: the caller's
     transaction, the start, is then undone.
     """
-    attached = StorageObject.objects.filter(id__in=object_ids, run_id__isnull=True).update(
-        run_id=run_id, expires_at=expires_at, updated_at=timezone.now()
+    now = timezone.now()
+    # A direct upload joins only while its reservation holds: one that expired
+    # meanwhile is cleanup's now, even if the pass has not come yet.
+    attached = (
+        StorageObject.objects.filter(id__in=object_ids, run_id__isnull=True)
+        .filter(Q(awaiting_upload=False) | Q(expires_at__gt=now))
+        .update(run_id=run_id, expires_at=expires_at, awaiting_upload=False, updated_at=now)
     )
     if attached != len(object_ids):
-        raise NotFound("An uploaded file was deleted before its run could start.")
+        raise NotFound("An uploaded file was deleted or expired before its run could start.")
 
 
 def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject]) -> None:
@@ -285,6 +311,157 @@ def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject])
         gone = [Blob(obj.id, obj.key, obj.provider, obj.bucket) for obj in objects if obj.id not in present]
         if gone:
             _storage_deletions_owe(blobs=gone)
+
+
+# --- Direct uploads: reserved here, sent to storage by the client, checked at the start ---
+
+# An upload id outlives its signed target by this much, so that a file that
+# finished arriving in the target's last second can still start its run.
+UPLOAD_START_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class UploadReservation:
+    object: StorageObject
+    target: storage.UploadTarget
+
+
+def storage_upload_reserve(
+    *,
+    user_id: uuid.UUID,
+    name: str,
+    content_type: str,
+    size: int,
+    tool_id: str | None = None,
+    limits: PlanLimits | None = None,
+) -> UploadReservation:
+    """Reserve a direct upload: its bytes counted against the quota, its row, and a signed target.
+
+    The client's declared size and type are checked against the plan and
+    the tool here, and against what arrived at the start
+    (``storage_uploads_check``). The row (``awaiting_upload``) is the
+    reservation: it tracks the key before any byte exists, as every row
+    does, and holds the bytes in the storage counter, so concurrent
+    reservations cannot overbook the quota (one conditional UPDATE each).
+    Unused, it expires with the target (plus UPLOAD_START_GRACE) and the
+    expiry pass deletes it, its blob if one arrived, and gives the bytes back.
+
+    Raises DirectUploadUnavailable (filesystem storage), FileNameInvalid or
+    UploadInvalid (400), FileTooLarge (413), FileTypeNotAllowed (415),
+    QuotaExceeded (429); nothing is kept then.
+    """
+    original_name = clean_file_name(name)
+    backend = storage.default_backend()
+    if not storage.is_s3(backend):
+        raise DirectUploadUnavailable(
+            "Files are stored on this server's disk here: upload them with the run (POST /api/runs with file)."
+        )
+    limits = limits or effective_plan(user_id=user_id).limits
+    if size < 1:
+        raise UploadInvalid("The file is empty.")
+    if size > limits.max_file_bytes:
+        raise FileTooLarge(f"The file is {size} bytes; the limit is {limits.max_file_bytes} bytes.")
+    allowed = allowed_types(tool_id)
+    if content_type not in allowed:
+        raise FileTypeNotAllowed(f"{content_type!r} is not accepted here; accepted: {', '.join(sorted(allowed))}.")
+    now = timezone.now()
+    provider, bucket = storage.describe(backend)
+    key = storage.build_key(user_id=user_id, entity="uploads", ext=allowed[content_type], at=now)
+    lifetime = settings.DIRECT_UPLOAD_SECONDS
+    # Signing is local (no request to storage): done before anything is written.
+    target = storage.upload_target(
+        backend=backend,
+        key=key,
+        content_type=content_type,
+        size=size,
+        expires_in=lifetime,
+        method=settings.DIRECT_UPLOAD_METHOD,
+    )
+    obj = _storage_object_record(
+        user_id=user_id,
+        run_id=None,
+        role=ObjectRole.INPUT,
+        provider=provider,
+        bucket=bucket,
+        key=key,
+        original_name=original_name,
+        content_type=content_type,
+        size=size,
+        awaiting_upload=True,
+        upload_target_expires_at=now + timedelta(seconds=lifetime),
+        storage_bytes_limit=limits.storage_bytes,
+        expires_at=now + timedelta(seconds=lifetime) + UPLOAD_START_GRACE,
+        now=now,
+    )
+    return UploadReservation(object=obj, target=target)
+
+
+def storage_uploads_for_start(*, user_id: uuid.UUID, upload_ids: Sequence[uuid.UUID]) -> list[StorageObject]:
+    """The caller's uploads named by a start, in its order; UploadNotFound for any that is not theirs."""
+    if len(set(upload_ids)) != len(upload_ids):
+        raise UploadInvalid("An upload id is listed twice.")
+    found = {obj.id: obj for obj in StorageObject.objects.filter(id__in=list(upload_ids), user_id=user_id)}
+    missing = [str(upload_id) for upload_id in upload_ids if upload_id not in found]
+    if missing:
+        raise UploadNotFound(f"No such upload: {', '.join(missing)}.")
+    return [found[upload_id] for upload_id in upload_ids]
+
+
+def storage_uploads_check(*, user_id: uuid.UUID, uploads: Sequence[StorageObject]) -> None:
+    """Check that each reserved upload arrived as reserved, before a run starts on it.
+
+    Per upload one ranged GET: the object exists, its size is the reserved
+    size, and the type sniffed from its first bytes is the declared one.
+    Refused (UploadUsed, UploadExpired, UploadMissing, FileTooLarge,
+    UploadMismatch, FileTypeNotAllowed): an unusable upload's row is deleted
+    at once, so its blob is owed a delete and its bytes come back; the
+    caller's other uploads stay reserved. No transaction is held across
+    the requests to storage.
+    """
+    now = timezone.now()
+    for obj in uploads:
+        if not obj.awaiting_upload:
+            raise UploadUsed(f"The upload {obj.id} has already started a run.")
+        if obj.expires_at <= now:
+            _upload_refuse(user_id=user_id, obj=obj, error=UploadExpired(f"The upload {obj.id} has expired."))
+        backend = storage.backend_for(obj.provider, obj.bucket)
+        try:
+            head = storage.read_head(backend=backend, key=obj.key, length=SNIFF_BYTES)
+        except Exception as error:
+            logger.warning("Reading %s failed: %s", obj.key, error)
+            raise StorageUnavailable("The upload could not be checked; try again.") from error
+        if head is None:
+            _upload_refuse(
+                user_id=user_id, obj=obj, error=UploadMissing(f"Nothing arrived in storage for the upload {obj.id}.")
+            )
+        if head.size > obj.size:
+            _upload_refuse(
+                user_id=user_id,
+                obj=obj,
+                error=FileTooLarge(f"The upload {obj.id} is {head.size} bytes; {obj.size} were reserved."),
+            )
+        if head.size != obj.size:
+            _upload_refuse(
+                user_id=user_id,
+                obj=obj,
+                error=UploadMismatch(f"The upload {obj.id} is {head.size} bytes; {obj.size} were reserved."),
+            )
+        sniffed = sniff_content_type(head.head)
+        if sniffed != obj.content_type:
+            _upload_refuse(
+                user_id=user_id,
+                obj=obj,
+                error=FileTypeNotAllowed(
+                    f"The upload {obj.id}'s content is {sniffed}; it was declared {obj.content_type}."
+                ),
+            )
+
+
+def _upload_refuse(*, user_id: uuid.UUID, obj: StorageObject, error: Exception) -> NoReturn:
+    """Delete a refused upload's row (its blob is owed a delete, its bytes released), then raise ``error``."""
+    with transaction.atomic():
+        StorageObject.objects.filter(id=obj.id, user_id=user_id, awaiting_upload=True).delete()
+    raise error
 
 
 # --- The Supabase Storage bucket and its policies --------------------------------

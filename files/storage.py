@@ -10,6 +10,7 @@ are retried after crashes, and a retry must not get stuck on its own success.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -181,6 +182,98 @@ def signed_url(*, backend: Storage, key: str, expires_in: int, filename: str, co
         parameters={"ResponseContentDisposition": disposition, "ResponseContentType": content_type},
         expire=expires_in,
     )
+
+
+# --- Direct uploads --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how a client sends one file's bytes straight to the bucket.
+
+    ``post``: an HTML-form style POST to ``url`` with ``fields`` first and
+    the file last (S3 presigned POST). ``put``: the bytes as the body of a
+    PUT to ``url`` with ``headers``.
+    """
+
+    method: str
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+
+
+def upload_target(
+    *, backend: Storage, key: str, content_type: str, size: int, expires_in: int, method: str
+) -> UploadTarget:
+    """A signed target for exactly ``size`` bytes of ``content_type`` at ``key``, valid ``expires_in`` seconds.
+
+    The storage itself refuses another size or type (the POST policy's
+    ``content-length-range`` and ``Content-Type`` conditions; the PUT's signed
+    headers); the start checks again, since not every S3-compatible server
+    enforces them.
+    """
+    if not is_s3(backend):
+        raise TypeError("Direct uploads need an S3 bucket.")
+    client = backend.connection.meta.client  # type: ignore[attr-defined]
+    name = _s3_name(backend, key)
+    bucket = backend.bucket_name  # type: ignore[attr-defined]
+    if method == "put":
+        url = client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": bucket, "Key": name, "ContentType": content_type, "ContentLength": size},
+            ExpiresIn=expires_in,
+        )
+        return UploadTarget(method="PUT", url=url, fields={}, headers={"Content-Type": content_type})
+    post = client.generate_presigned_post(
+        Bucket=bucket,
+        Key=name,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+        ExpiresIn=expires_in,
+    )
+    return UploadTarget(method="POST", url=post["url"], fields=dict(post["fields"]), headers={})
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """An object's real size and its first bytes, from one ranged GET."""
+
+    size: int
+    head: bytes
+
+
+def read_head(*, backend: Storage, key: str, length: int) -> ObjectHead | None:
+    """The object's size and first ``length`` bytes, or None if there is no object at ``key``.
+
+    One request (``Range: bytes=0-{length-1}``; the size comes from its
+    Content-Range), so checking a 50 MB upload reads 8 KB of it.
+    """
+    if not is_s3(backend):
+        raise TypeError("Direct uploads need an S3 bucket.")
+    from botocore.exceptions import ClientError
+
+    client = backend.connection.meta.client  # type: ignore[attr-defined]
+    try:
+        response = client.get_object(
+            Bucket=backend.bucket_name,  # type: ignore[attr-defined]
+            Key=_s3_name(backend, key),
+            Range=f"bytes=0-{length - 1}",
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in {"NoSuchKey", "404"} or status == 404:
+            return None
+        if code == "InvalidRange" or status == 416:
+            return ObjectHead(size=0, head=b"")  # an empty object: no byte 0 to read
+        raise
+    with contextlib.closing(response["Body"]) as body:
+        head = body.read()
+    content_range = response.get("ContentRange") or ""
+    # "bytes 0-8191/5242880"; without a range header the whole (small) object came back.
+    total = content_range.rpartition("/")[2]
+    size = int(total) if total.isdigit() else int(response.get("ContentLength", len(head)))
+    return ObjectHead(size=size, head=head)
 
 
 # --- Deletes ---------------------------------------------------------------

@@ -6,6 +6,7 @@ The GETs run as the caller under row level security (``versatools.api``).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from django.http import FileResponse, HttpResponseRedirect
@@ -18,11 +19,11 @@ from accounts.auth import AuthenticatedRequest
 from core.schemas import with_errors
 from files.models import ObjectRole, StorageObject
 from files.selectors import storage_object_download
-from history.exceptions import RunNotFound
+from history.exceptions import InvalidRunInput, RunNotFound
 from history.models import History, RunStatus
-from history.processing import Upload, run_submit
+from history.processing import Upload, run_submit, run_submit_uploaded, run_upload_reserve
 from history.schemas import RunOut, RunPageOut
-from history.selectors import run_for_user, runs_page
+from history.selectors import run_for_user, run_submit_caller, runs_page
 from history.services import run_delete
 
 router = Router(tags=["runs"])
@@ -62,15 +63,86 @@ def history_delete(request: AuthenticatedRequest, run_id: uuid.UUID) -> Status[N
     return Status(204, None)
 
 
+class UploadIn(Schema):
+    tool_id: str = Field(max_length=64)
+    file_name: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field(min_length=1, max_length=127)
+    size: int = Field(ge=1)
+
+
+class UploadTargetOut(Schema):
+    method: str
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+
+
+class UploadOut(Schema):
+    upload_id: uuid.UUID
+    size: int
+    content_type: str
+    expires_at: datetime
+    target: UploadTargetOut
+
+
+@router.post("/uploads", response=with_errors({201: UploadOut}))
+def uploads_create(request: AuthenticatedRequest, body: UploadIn) -> Status[dict[str, object]]:
+    """Reserve a direct upload: 201 with an upload id and a signed target to send the bytes to.
+
+    Send the file to ``target`` (a form POST with ``fields`` then the file,
+    or a PUT with ``headers``) before ``expires_at``, then start the run with
+    ``POST /api/runs`` and ``upload_id``. The bytes count against the
+    storage quota from now; an upload never started is deleted on expiry.
+    """
+    caller = run_submit_caller(user_id=request.auth.id)
+    reservation = run_upload_reserve(
+        user_id=request.auth.id,
+        tool_id=body.tool_id,
+        name=body.file_name,
+        content_type=body.content_type,
+        size=body.size,
+        limits=caller.limits,
+        email_verified=caller.email_verified,
+    )
+    obj, target = reservation.object, reservation.target
+    return Status(
+        201,
+        {
+            "upload_id": obj.id,
+            "size": obj.size,
+            "content_type": obj.content_type,
+            "expires_at": obj.expires_at,
+            "target": {"method": target.method, "url": target.url, "fields": target.fields, "headers": target.headers},
+        },
+    )
+
+
 @router.post("/runs", response=with_errors({200: RunOut, 201: RunOut}))
 def runs_create(
     request: AuthenticatedRequest,
     tool_id: Form[str],
-    file: File[list[UploadedFile]],
+    file: File[list[UploadedFile] | None] = None,
+    upload_id: Form[list[uuid.UUID] | None] = None,
     idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=255),
 ) -> Status[History]:
-    """Upload the input file(s) and start a run: 201 with the PENDING run, 200 for a replayed Idempotency-Key."""
+    """Start a run on uploaded input file(s): 201 with the PENDING run, 200 for a replayed Idempotency-Key.
+
+    The files come in the request (``file``, multipart) or were sent to
+    storage directly (``upload_id``, one per file, from ``POST /api/uploads``).
+    """
     user = request.auth
+    if bool(file) == bool(upload_id):
+        raise InvalidRunInput("Send the input as file (multipart) or as upload_id (direct uploads), not both.")
+    if upload_id:
+        result = run_submit_uploaded(
+            user_id=user.id,
+            tool_id=tool_id,
+            upload_ids=list(upload_id),
+            idempotency_key=idempotency_key,
+            email_verified=getattr(request, "upload_email_verified", None),
+        )
+        return Status(201 if result.created else 200, result.run)
+    assert file is not None
     # The body's size was checked before it was read (versatools.middleware,
     # which looked up the sender's plan limits once for this request);
     # run_submit measures each file against them.

@@ -24,13 +24,29 @@ from billing.selectors import PlanLimits, effective_plan
 from core.errors import NotFound, ServiceError
 from files import storage
 from files.models import ObjectRole, StorageObject
-from files.services import storage_object_delete, storage_object_store, storage_objects_discard
-from files.validation import clean_file_name, measure_size, run_input_summary
+from files.services import (
+    UploadReservation,
+    storage_object_delete,
+    storage_object_store,
+    storage_objects_discard,
+    storage_upload_reserve,
+    storage_uploads_check,
+    storage_uploads_for_start,
+)
+from files.validation import SNIFF_BYTES, clean_file_name, measure_size, run_input_summary, sniff_content_type
 from history.exceptions import EmailUnverified, IllegalTransition, InvalidRunInput, RunNotFound, UnknownTool
 from history.models import History, RunStatus
-from history.services import RunStart, run_complete, run_fail, run_mark_processing, run_start
+from history.services import (
+    RunStart,
+    run_complete,
+    run_fail,
+    run_fingerprint,
+    run_mark_processing,
+    run_replay,
+    run_start,
+)
 from tools.contract import ToolInput, ToolInputError
-from tools.registry import get_tool
+from tools.registry import ToolSpec, get_tool
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +81,8 @@ def run_submit(
     stored (REQUIRE_VERIFIED_EMAIL_FOR_RUNS); ``email_verified``: what the
     upload middleware read with the limits, in the same statement.
     """
-    from history.tasks import process_run  # the tasks module imports this one
-
-    tool = get_tool(tool_id)
-    if tool is None:
-        raise UnknownTool(f"There is no tool {tool_id!r}.")
-    if not idempotency_key or len(idempotency_key) > 255:
-        raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
-    if not 1 <= len(uploads) <= tool.max_inputs:
-        raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {len(uploads)}.")
-    if settings.REQUIRE_VERIFIED_EMAIL_FOR_RUNS and not (
-        email_verified if email_verified is not None else email_is_verified(user_id=user_id)
-    ):
-        raise EmailUnverified("Verify your email address before starting a run.")
+    tool = _tool_for_inputs(tool_id=tool_id, idempotency_key=idempotency_key, inputs=len(uploads))
+    _check_sender(user_id=user_id, email_verified=email_verified)
     limits = limits or effective_plan(user_id=user_id).limits
     max_bytes = limits.max_file_bytes
     names = [clean_file_name(upload.name) for upload in uploads]
@@ -107,11 +112,108 @@ def run_submit(
     if not result.created:  # a concurrent twin of this request won the key
         _discard_uploads(user_id=user_id, stored=stored)
         return result
-    run = result.run
+    _enqueue(result.run)
+    return result
+
+
+def run_upload_reserve(
+    *,
+    user_id: uuid.UUID,
+    tool_id: str,
+    name: str,
+    content_type: str,
+    size: int,
+    limits: PlanLimits | None = None,
+    email_verified: bool | None = None,
+) -> UploadReservation:
+    """Reserve a direct upload for a run of ``tool_id`` (``POST /api/uploads``).
+
+    The sender's rules are the run's: a known tool, a verified address;
+    then files reserves the bytes against the plan and the quota and signs
+    a target the client sends them to.
+    """
+    tool = get_tool(tool_id)
+    if tool is None:
+        raise UnknownTool(f"There is no tool {tool_id!r}.")
+    _check_sender(user_id=user_id, email_verified=email_verified)
+    return storage_upload_reserve(
+        user_id=user_id, name=name, content_type=content_type, size=size, tool_id=tool.id, limits=limits
+    )
+
+
+def run_submit_uploaded(
+    *,
+    user_id: uuid.UUID,
+    tool_id: str,
+    upload_ids: list[uuid.UUID],
+    idempotency_key: str,
+    email_verified: bool | None = None,
+) -> RunStart:
+    """Start a run on direct uploads (``POST /api/runs`` with ``upload_id``); the work is queued.
+
+    A replay of the key returns its run before anything else is looked at
+    (its uploads are used by then). Otherwise each upload is checked in
+    storage (files.services.storage_uploads_check: a refused one is deleted
+    and its bytes released), then the run starts and attaches them in its
+    own transaction, where a reservation that expired or was deleted
+    meanwhile undoes the start. A refusal of the start itself (credits, the
+    run quota, a disabled tool) leaves the reservations as they were, to
+    retry within their lifetime. Of two concurrent twins, one starts the
+    run and the other replays it.
+    """
+    tool = _tool_for_inputs(tool_id=tool_id, idempotency_key=idempotency_key, inputs=len(upload_ids))
+    _check_sender(user_id=user_id, email_verified=email_verified)
+    uploads = storage_uploads_for_start(user_id=user_id, upload_ids=upload_ids)
+    names = [obj.original_name for obj in uploads]
+    summary = run_input_summary(names)
+    total = sum(obj.size for obj in uploads)
+    # An upload id names one key of one reservation: the ids identify the input.
+    digest = hashlib.sha256("\n".join(str(obj.id) for obj in uploads).encode()).hexdigest()
+    fingerprint = run_fingerprint(tool_id=tool.id, input_file_name=summary, input_bytes=total, input_sha256=digest)
+    replayed = run_replay(user_id=user_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if replayed is not None:
+        return replayed
+    storage_uploads_check(user_id=user_id, uploads=uploads)
+    result = run_start(
+        user_id=user_id,
+        tool_id=tool.id,
+        input_file_name=summary,
+        input_bytes=total,
+        idempotency_key=idempotency_key,
+        input_sha256=digest,
+        input_object_ids=tuple(obj.id for obj in uploads),
+        metadata={"inputs": names} if len(names) > 1 else None,
+    )
+    if result.created:
+        _enqueue(result.run)
+    return result
+
+
+def _tool_for_inputs(*, tool_id: str, idempotency_key: str, inputs: int) -> ToolSpec:
+    tool = get_tool(tool_id)
+    if tool is None:
+        raise UnknownTool(f"There is no tool {tool_id!r}.")
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise InvalidRunInput("An Idempotency-Key header of 1 to 255 characters is required.")
+    if not 1 <= inputs <= tool.max_inputs:
+        raise InvalidRunInput(f"{tool.name} takes 1 to {tool.max_inputs} file(s); got {inputs}.")
+    return tool
+
+
+def _check_sender(*, user_id: uuid.UUID, email_verified: bool | None) -> None:
+    """REQUIRE_VERIFIED_EMAIL_FOR_RUNS; ``email_verified``: already read with the limits (the middleware)."""
+    if settings.REQUIRE_VERIFIED_EMAIL_FOR_RUNS and not (
+        email_verified if email_verified is not None else email_is_verified(user_id=user_id)
+    ):
+        raise EmailUnverified("Verify your email address before starting a run.")
+
+
+def _enqueue(run: History) -> None:
+    from history.tasks import process_run  # the tasks module imports this one
+
     # Robust: if the broker is down, the run stays PENDING and the stuck-run
     # reaper fails and refunds it; the request itself has succeeded.
     transaction.on_commit(lambda: process_run.delay(str(run.id)), robust=True)
-    return result
 
 
 def _discard_uploads(*, user_id: uuid.UUID, stored: list[Any]) -> None:
@@ -166,6 +268,7 @@ def run_process(*, run_id: uuid.UUID) -> None:
                     file=storage.open_for_read(backend=backend, key=obj.key),
                 )
             )
+            _check_unchanged(opened[-1])
         if not opened:
             raise ToolInputError("The run has no input file.")
         output = tool.process(opened)
@@ -210,6 +313,20 @@ def run_process(*, run_id: uuid.UUID) -> None:
             logger.info("run finished elsewhere run_id=%s reason=%s", run_id, error)
             return
         raise
+
+
+def _check_unchanged(source: ToolInput) -> None:
+    """The input is still the type it was checked as.
+
+    A direct upload's signed target stays valid for its lifetime, so its
+    object can be written again after the start checked it; the worker sniffs
+    what it actually reads (8 KB it reads anyway) before a tool sees it.
+    """
+    head = source.file.read(SNIFF_BYTES)
+    source.file.seek(0)
+    sniffed = sniff_content_type(head)
+    if sniffed != source.content_type:
+        raise ToolInputError(f"{source.name} changed after it was checked: it is now {sniffed}.")
 
 
 def _fail_quietly(*, run_id: uuid.UUID, error_message: str) -> None:

@@ -188,14 +188,24 @@ def _run_start_once(
     except IntegrityError as exc:
         if not _is_idempotency_conflict(exc):
             raise
-        original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-        if original is None:
-            return None  # deleted since our INSERT met it: the key is free again
-        if original.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This idempotency key was already used for a different request.") from None
-        return RunStart(run=original, created=False)
+        # None: deleted since our INSERT met it, so the key is free again.
+        return run_replay(user_id=user_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
     logger.info("run started run_id=%s tool=%s user_id=%s cost=%s", run.id, tool.id, user_id, run.credits_charged)
     return RunStart(run=run, created=True)
+
+
+def run_replay(*, user_id: uuid.UUID, idempotency_key: str, fingerprint: str) -> RunStart | None:
+    """The run an earlier start with this key made (``created=False``), or None if the key is free.
+
+    The same key for a different request (another fingerprint) raises
+    IdempotencyKeyReused.
+    """
+    original = History.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
+    if original is None:
+        return None
+    if original.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This idempotency key was already used for a different request.")
+    return RunStart(run=original, created=False)
 
 
 def _transition(

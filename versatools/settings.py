@@ -180,6 +180,14 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/" + MEDIA_URL},
     }
+# Direct uploads (POST /api/uploads): the client sends the bytes straight to
+# the S3 bucket with a signed target that lives DIRECT_UPLOAD_SECONDS; the
+# upload id stays valid a few minutes longer, for a start after a late upload.
+# "post": an S3 presigned POST whose policy pins the exact size and type (AWS,
+# MinIO). "put": a presigned PUT with both signed in (Supabase Storage's S3
+# endpoint presigns query-string URLs only).
+DIRECT_UPLOAD_SECONDS = env_int("DIRECT_UPLOAD_SECONDS", 600, minimum=30)
+DIRECT_UPLOAD_METHOD = env_choice("DIRECT_UPLOAD_METHOD", "post", ("post", "put"))
 # Every object key starts with this folder (default none, so that keys begin
 # with the user id, which per-user bucket folder policies key on); reconcile lists only
 # under it, so a shared bucket's other contents are never touched.

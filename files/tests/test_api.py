@@ -106,6 +106,7 @@ def test_an_item_says_what_the_file_is_and_which_run_and_tool_made_it(client, us
         "run_id": str(run.id),
         "created_at": as_json(output.created_at),
         "expires_at": as_json(output.expires_at),
+        "awaiting_upload": False,
     }
     assert by_id[str(upload.id)]["tool"] is None and by_id[str(upload.id)]["run_id"] is None
 

@@ -53,8 +53,8 @@ class Stack:
 def _answers(base_url: str) -> bool:
     try:
         return requests.get(f"{base_url}/api/plans", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
+    except (requests.ConnectionError, requests.Timeout):
+        return False  # not listening yet, or a worker still importing the app on a busy machine
 
 
 @contextmanager

@@ -18,9 +18,11 @@ import requests
 from django.utils import timezone
 from pypdf import PdfReader
 
+from billing.models import UsageCounter
+from billing.selectors import STORAGE_METRIC
 from billing.services import credit_balance_open
 from files.models import StorageObject
-from files.tests.conftest import ROOT, fs_storage, wait_until  # noqa: F401
+from files.tests.conftest import ROOT, fs_storage, s3_server, s3_storage, wait_until  # noqa: F401
 from history.models import History
 from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics
@@ -34,6 +36,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def stack(fs_storage) -> Iterator[Stack]:  # noqa: F811
     with running_stack(fs_storage.env) as running:
         yield running
+
+
+def storage_used(user) -> int:
+    counter = UsageCounter.objects.filter(user=user, metric=STORAGE_METRIC).first()
+    return counter.count if counter else 0
 
 
 def wait_for_status(stack: Stack, headers: dict[str, str], run_id: str, wanted: set[str]) -> dict:
@@ -129,3 +136,70 @@ def test_a_hostile_input_fails_its_run_and_the_worker_carries_on(stack: Stack, u
     assert wait_for_status(stack, headers, good, {"COMPLETED", "FAILED"})["status"] == "COMPLETED"
     assert stack.worker.proc.poll() is None
     assert requests.get(f"{stack.base_url}/api/dashboard", headers=headers, timeout=5).json()["credits_remaining"] == 9
+
+
+def test_direct_upload_to_s3_process_download_expire(user, s3_storage) -> None:  # noqa: F811
+    """Reserve, send the bytes straight to the bucket, start, a real worker processes, download, expire, clean up."""
+    credit_balance_open(user_id=user.id, credits=10)
+    headers = token_for(user)
+    with running_stack(s3_storage.env) as stack:
+        upload_ids = []
+        for name, pdf in (("a.pdf", pdf_bytes(2)), ("b.pdf", pdf_bytes(1))):
+            reserved = requests.post(
+                f"{stack.base_url}/api/uploads",
+                json={"tool_id": "pdf-merge", "file_name": name, "content_type": "application/pdf", "size": len(pdf)},
+                headers=headers,
+                timeout=10,
+            )
+            assert reserved.status_code == 201, reserved.text
+            target = reserved.json()["target"]
+            sent = requests.post(target["url"], data=target["fields"], files={"file": (name, pdf)}, timeout=10)
+            assert sent.status_code in (200, 204), sent.text
+            upload_ids.append(reserved.json()["upload_id"])
+
+        started = requests.post(
+            f"{stack.base_url}/api/runs",
+            data={"tool_id": "pdf-merge", "upload_id": upload_ids},
+            headers={**headers, "Idempotency-Key": "direct-e2e"},
+            timeout=10,
+        )
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+        run = wait_for_status(stack, headers, run_id, {"COMPLETED", "FAILED"})
+        assert run["status"] == "COMPLETED", run
+        assert run["metadata"]["pages"] == 3
+
+        download = requests.get(
+            f"{stack.base_url}/api/runs/{run_id}/download", headers=headers, timeout=5, allow_redirects=False
+        )
+        assert download.status_code == 302
+        merged = requests.get(download.headers["Location"], timeout=10)
+        assert len(PdfReader(io.BytesIO(merged.content)).pages) == 3
+        assert len(s3_storage.keys()) == 3  # two inputs, one output
+
+        past = timezone.now() - timedelta(minutes=1)
+        History.objects.filter(id=run_id).update(expires_at=past)
+        StorageObject.objects.filter(run_id=run_id).update(expires_at=past)
+        cleanup = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from history.tasks import cleanup_expired; cleanup_expired.delay()",
+            ],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cleanup.returncode == 0, cleanup.stderr
+        wait_until(
+            lambda: not History.objects.filter(id=run_id).exists() and not s3_storage.keys(),
+            timeout=60,
+            interval=0.2,
+            message="cleanup did not remove the run and its objects",
+        )
+    assert StorageObject.objects.filter(user=user).count() == 0
+    assert storage_used(user) == 0

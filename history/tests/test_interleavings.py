@@ -5,9 +5,12 @@ live in a real S3 server (moto, over HTTP) that fails a share of writes and
 deletes. Many runs are started by HTTP clients with bearer tokens; each run's
 script fires, at the same moment, some of: a DELETE through the API, a
 replay of its idempotency key (same or other content), a delete through the
-Data API (as ``authenticated`` under RLS), polling; meanwhile the test
+Data API (as ``authenticated`` under RLS), polling. A third of the runs
+take the direct path (reserve, send to S3, start with the upload ids),
+with the owner deleting an upload while its start checks it, and the
+signed target used again after the check; meanwhile the test
 process reaps "stuck" runs with a timeout short enough to race the worker,
-expires finished runs and runs cleanup passes.
+expires finished runs and reservations and runs cleanup passes.
 
 Afterwards, with faults off: the worker shut down warmly, one cleanup pass
 and a reconcile dry run. Then: no 500 was answered, money is exact
@@ -145,24 +148,82 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
         answers.record("post", response)
         return response
 
+    def reserve_and_send(person, tool: str, files: list[tuple[str, bytes, str]]) -> list[dict] | None:
+        """Direct uploads: a reservation per file, the bytes straight to S3 (which fails now and then)."""
+        reserved = []
+        for name, body, kind in files:
+            response = requests.post(
+                f"{s3_stack.base_url}/api/uploads",
+                json={"tool_id": tool, "file_name": name, "content_type": kind, "size": len(body)},
+                headers=headers[person.id],
+                timeout=30,
+            )
+            answers.record("reserve", response)
+            if response.status_code != 201:
+                return None
+            target = response.json()["target"]
+            requests.post(target["url"], data=target["fields"], files={"file": (name, body)}, timeout=30)
+            reserved.append(response.json())
+        return reserved
+
+    def start_direct(person, key: str, tool: str, upload_ids: list[str]) -> requests.Response:
+        response = requests.post(
+            f"{s3_stack.base_url}/api/runs",
+            data={"tool_id": tool, "upload_id": upload_ids},
+            headers={**headers[person.id], "Idempotency-Key": key},
+            timeout=30,
+        )
+        answers.record("post", response)
+        return response
+
+    def delete_file(person, object_id: str) -> None:
+        answers.record(
+            "delete-file",
+            requests.delete(f"{s3_stack.base_url}/api/files/{object_id}", headers=headers[person.id], timeout=30),
+        )
+
     def script(i: int) -> None:
         local = random.Random(seed * 1000 + i)
         person = users[i % len(users)]
         tool, files = inputs[local.randrange(len(inputs))]
         key = f"run-{seed}-{i}"
-        created = post(person, key, tool, files)
+        # A third of the runs take the direct path: reserve, send to S3, start with the upload ids.
+        direct = reserve_and_send(person, tool, files) if i % 3 == 2 else None
+        upload_ids = [item["upload_id"] for item in direct or []]
+        if direct is not None:
+            racing = []
+            if local.random() < 0.5:  # the owner cancels an upload while its start checks it
+                racing.append(threading.Thread(target=delete_file, args=(person, local.choice(upload_ids))))
+            for thread in racing:
+                thread.start()
+            created = start_direct(person, key, tool, upload_ids)
+            for thread in racing:
+                thread.join(timeout=60)
+        elif i % 3 == 2:
+            return
+        else:
+            created = post(person, key, tool, files)
         if created.status_code not in (200, 201):
             return
         run_id = created.json()["id"]
         other = [(name, body + b"\n%changed", kind) for name, body, kind in files] if tool.startswith("pdf") else None
+
+        def rewrite() -> None:
+            # The signed target is still valid: other bytes (HTML) under the checked key.
+            for item in direct or []:
+                target = item["target"]
+                body = b"<html>" + b" " * (item["size"] - 6)
+                requests.post(target["url"], data=target["fields"], files={"file": ("x", body)}, timeout=30)
 
         actions = {
             "delete": lambda: answers.record(
                 "delete",
                 requests.delete(f"{s3_stack.base_url}/api/history/{run_id}", headers=headers[person.id], timeout=30),
             ),
-            "replay": lambda: post(person, key, tool, files),
+            "replay": lambda: start_direct(person, key, tool, upload_ids) if direct else post(person, key, tool, files),
             "replay-other-content": lambda: post(person, key, tool, other) if other else None,
+            "delete-file": lambda: delete_file(person, local.choice(upload_ids)) if upload_ids else None,
+            "rewrite-upload": rewrite,
             "data-api-delete": lambda: data_api_delete(person.id, run_id),
             "poll": lambda: answers.record(
                 "get",
@@ -187,7 +248,7 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             futures = [pool.submit(script, i) for i in range(RUNS)]
             while not all(future.done() for future in futures):
-                move = rng.choice(["reap", "reap", "expire-and-clean", "clean", "rest"])
+                move = rng.choice(["reap", "reap", "expire-and-clean", "clean", "expire-reservations", "rest"])
                 trail.append(move)
                 if move == "reap":
                     # Short enough to race the worker's own completion.
@@ -203,6 +264,13 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
                     expire_runs_and_files(batch_size=rng.randint(1, 8))
                 elif move == "clean":
                     expire_runs_and_files(batch_size=rng.randint(1, 8))
+                elif move == "expire-reservations":
+                    # Reservations whose time ran out, started or not: a start racing this must fail or win whole.
+                    waiting = list(StorageObject.objects.filter(awaiting_upload=True).values_list("id", flat=True))
+                    doomed = rng.sample(waiting, k=len(waiting) // 2)
+                    past = timezone.now() - timedelta(seconds=1)
+                    StorageObject.objects.filter(id__in=doomed).update(expires_at=past, upload_target_expires_at=past)
+                    expire_runs_and_files(batch_size=rng.randint(1, 8))
                 time.sleep(rng.uniform(0.05, 0.3))
             for future in futures:
                 future.result()
@@ -216,6 +284,11 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
         )
         s3_stack.shut_down()
         faults["on"] = False
+        # Time passes for the direct uploads: reservations never started (their start was refused)
+        # expire unused, and the signed targets expire, so the keys' second deletes fall due.
+        past = timezone.now() - timedelta(seconds=1)
+        StorageObject.objects.filter(awaiting_upload=True).update(expires_at=past, upload_target_expires_at=past)
+        StorageDeletion.objects.filter(not_before__isnull=False).update(not_before=past)
         expire_runs_and_files()
         report = storage_reconcile(repair=False, grace=timedelta(0))
 
@@ -254,6 +327,8 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
             assert runs_counted[person.id] == sum(1 for r in mine if r not in refunds)
         # The sequence really raced: deletes, replays, failures and completions all happened.
         assert answers.counts[("delete", 204)] and answers.counts[("post", 200)]
+        assert answers.counts[("reserve", 201)] and any(kind == "delete-file" for kind, _ in answers.counts)
+        assert not StorageObject.objects.filter(awaiting_upload=True).exists()
         assert totals["completed"] and totals["failed"]
     except BaseException:
         print(f"INTERLEAVINGS_SEED={seed}; main moves: {trail}; answers: {dict(answers.counts)}")

@@ -2,7 +2,8 @@
 -- SQLite database, one row at a time (SQLite has no transition tables), and
 -- always owing the delete (cleanup, the one caller that deletes blobs first,
 -- needs PostgreSQL). Datetimes as Django stores them in SQLite: naive UTC text.
-CREATE TRIGGER storage_objects_deleted AFTER DELETE ON storage_objects
+-- IF NOT EXISTS: files 0010 puts it back after a table rebuild that may have dropped it.
+CREATE TRIGGER IF NOT EXISTS storage_objects_deleted AFTER DELETE ON storage_objects
 BEGIN
     INSERT INTO storage_deletions (provider, bucket, key, created_at)
     VALUES (OLD.provider, OLD.bucket, OLD.key, strftime('%Y-%m-%d %H:%M:%f', 'now'));

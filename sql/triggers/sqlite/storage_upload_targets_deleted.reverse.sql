@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS storage_upload_targets_deleted
