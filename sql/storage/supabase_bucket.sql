@@ -135,7 +135,7 @@ BEGIN
     EXCEPTION WHEN insufficient_privilege THEN
         RAISE WARNING 'versatools: the storage bucket % and its policies were not installed (%); run '
                       'manage.py migrate as a role that owns storage.objects, or create them in the dashboard '
-                      '(README "Deploying on Supabase: storage")', wanted_bucket, SQLERRM;
+                      '(README "Deploying on Supabase")', wanted_bucket, SQLERRM;
     END;
 END
 $bucket$;

@@ -21,6 +21,8 @@ def test_the_openapi_document_is_served_and_names_every_endpoint(client) -> None
         "/api/history",
         "/api/history/{run_id}",
         "/api/runs",
+        "/api/uploads",
+        "/api/files",
         "/api/runs/{run_id}/download",
         "/api/dashboard",
         "/api/stats/tools",
