@@ -135,6 +135,7 @@ def base_env(url: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         DEBUG="false",  # as in production: no query log kept per request
     )
+    # DB_CONN_MAX_AGE stays at its default (60 s), as in production: a worker keeps its connection.
     return env
 
 
@@ -214,8 +215,9 @@ def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[Web]:
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"gunicorn exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{web.base_url}/api/plans", timeout=2).status_code == 200:
+            # Not only refused connections: on a busy machine the first answer may take longer than the timeout.
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{web.base_url}/api/plans", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not answer within 60 s")
@@ -473,6 +475,8 @@ def main() -> None:
         f"uploads, {args.files} files x {args.size_mb:g} MB, {args.clients} clients, gunicorn {args.web_workers}"
         f" sync workers, S3 on loopback (moto), direct target {args.direct_method.upper()}; database {DATABASE}"
     )
+    # Clients, gunicorn, the S3 server and PostgreSQL share this machine: wall times depend on what else runs.
+    print(f"  {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
     recreate_database(url)
     user_ids = setup_users(url, args.clients, max(size, 50 * 1024 * 1024))
     work = Path(tempfile.mkdtemp(prefix="bench-uploads-"))

@@ -177,11 +177,41 @@ def signed_url(*, backend: Storage, key: str, expires_in: int, filename: str, co
     from django.utils.http import content_disposition_header
 
     disposition = content_disposition_header(as_attachment=True, filename=filename)
-    return backend.url(  # type: ignore[call-arg]
-        key,
-        parameters={"ResponseContentDisposition": disposition, "ResponseContentType": content_type},
-        expire=expires_in,
+    return str(
+        _signing_client(backend).generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": backend.bucket_name,  # type: ignore[attr-defined]
+                "Key": _s3_name(backend, key),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=expires_in,
+        )
     )
+
+
+def _signing_client(backend: Storage) -> Any:
+    """The S3 client that signs URLs for browsers: the backend's own, or one for S3_PUBLIC_ENDPOINT_URL.
+
+    SigV4 signs the host, so a URL that browsers reach under another name
+    than the app does (docker-compose: ``minio:9000`` inside) must be signed
+    for that name; signing needs no request, so this client never sends one.
+    """
+    public = settings.S3_PUBLIC_ENDPOINT_URL
+    if not public:
+        return backend.connection.meta.client  # type: ignore[attr-defined]
+    cached = getattr(backend, "_public_signing_client", None)
+    if cached is None or cached.meta.endpoint_url != public.rstrip("/"):
+        session = backend._create_session()  # type: ignore[attr-defined]
+        cached = session.client(
+            "s3",
+            region_name=backend.region_name,  # type: ignore[attr-defined]
+            endpoint_url=public,
+            config=backend.client_config,  # type: ignore[attr-defined]
+        )
+        backend._public_signing_client = cached  # type: ignore[attr-defined]
+    return cached
 
 
 # --- Direct uploads --------------------------------------------------------
@@ -214,7 +244,7 @@ def upload_target(
     """
     if not is_s3(backend):
         raise TypeError("Direct uploads need an S3 bucket.")
-    client = backend.connection.meta.client  # type: ignore[attr-defined]
+    client = _signing_client(backend)
     name = _s3_name(backend, key)
     bucket = backend.bucket_name  # type: ignore[attr-defined]
     if method == "put":

@@ -188,6 +188,10 @@ else:
 # endpoint presigns query-string URLs only).
 DIRECT_UPLOAD_SECONDS = env_int("DIRECT_UPLOAD_SECONDS", 600, minimum=30)
 DIRECT_UPLOAD_METHOD = env_choice("DIRECT_UPLOAD_METHOD", "post", ("post", "put"))
+# The bucket's address as browsers reach it, for the URLs signed for them
+# (downloads, direct upload targets), when it differs from S3_ENDPOINT_URL,
+# the app's own (docker-compose: http://minio:9000 inside, localhost:9000 outside).
+S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
 # Every object key starts with this folder (default none, so that keys begin
 # with the user id, which per-user bucket folder policies key on); reconcile lists only
 # under it, so a shared bucket's other contents are never touched.

@@ -484,3 +484,23 @@ def test_a_row_deleted_while_its_signed_target_works_owes_its_key_a_second_delet
     assert list(StorageDeletion.objects.filter(key=signed.key).values_list("not_before", flat=True)) == [
         signed.upload_target_expires_at
     ]
+
+
+def test_urls_for_browsers_are_signed_for_the_public_endpoint(client, headers, owner, s3_storage, settings) -> None:
+    """docker-compose's case: the app reaches storage as one host, browsers as another."""
+    from urllib.parse import urlsplit
+
+    internal = urlsplit(s3_storage.server.endpoint)
+    assert internal.hostname == "127.0.0.1"
+    settings.S3_PUBLIC_ENDPOINT_URL = f"http://localhost:{internal.port}"
+    reserved = reserve(client, headers).json()
+
+    assert urlsplit(reserved["target"]["url"]).hostname == "localhost"
+    assert send(reserved["target"], PDF).status_code in (200, 204)
+    run_id = start(client, headers, [reserved["upload_id"]]).json()["id"]
+    run_process(run_id=run_id)
+    download = client.get(f"/api/runs/{run_id}/download", headers=headers)
+    assert download.status_code == 302
+    assert urlsplit(download["Location"]).hostname == "localhost"
+    fetched = requests.get(download["Location"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content.startswith(b"%PDF")
