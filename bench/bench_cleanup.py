@@ -24,6 +24,7 @@ The benchmark database (versatools_bench_storage) is dropped and recreated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from bench.common import PYTHON, ROOT, bench_database_url, recreate_database  # noqa: E402
+from bench.common import PYTHON, ROOT, bench_database_url, recreate_database, s3_server  # noqa: E402
 
 DATABASE = "versatools_bench_storage"
 BUCKET = "bench-storage"
@@ -274,16 +275,9 @@ def main() -> None:
     print(f"cleanup, {runs} expired runs with one file each, {USERS} users; database {DATABASE}")
     recreate_database(url)
     work = Path(tempfile.mkdtemp(prefix="bench-storage-"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [PYTHON, "-m", "files.tests.s3_server", "--port", str(port), "--bucket", BUCKET],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    stack = contextlib.ExitStack()
     try:
-        assert server.stdout is not None and server.stdout.readline().startswith("ready")
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = stack.enter_context(s3_server(BUCKET))
         rows_objects = 3 * runs
         lines = []
 
@@ -349,17 +343,8 @@ def main() -> None:
         growth = (peaks[-1] - peaks[0]) / 1024
         print(f"    growth from {sizes[0]} to {sizes[-1]} runs: {growth:+.1f} MB (aim: flat)")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

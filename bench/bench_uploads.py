@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, bench_database_url, recreate_database  # noqa: E402
+from bench.common import PYTHON, ROOT, bench_database_url, free_port, recreate_database, s3_server, stop  # noqa: E402
 
 DATABASE = "versatools_bench_uploads"
 BUCKET = "bench-uploads"
@@ -156,22 +156,6 @@ def web_env(url: str, endpoint: str, direct_method: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def s3_server() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [PYTHON, "-m", "files.tests.s3_server", "--port", str(port), "--bucket", BUCKET],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None and server.stdout.readline().startswith("ready"), "S3 server did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(server)
-
-
 @dataclass
 class Web:
     base_url: str
@@ -232,24 +216,6 @@ def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[Web]:
         for pid in pids:  # a worker the master did not take down with it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- Measuring the workers from /proc -----------------------------------------------------------
@@ -483,7 +449,7 @@ def main() -> None:
     log = work / "gunicorn.log"
     flush_redis()
     try:
-        with s3_server() as endpoint:
+        with s3_server(BUCKET) as endpoint:
             env = web_env(url, endpoint, args.direct_method)
             raw = raw_phase(endpoint, body, args.files, args.clients, args.warmup)
             multipart = app_phase("multipart", env, endpoint, user_ids, body, args, log)

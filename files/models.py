@@ -45,10 +45,12 @@ class StorageObject(models.Model):
     # once a run's start has checked what arrived (size, sniffed type) and
     # attached it; a reservation never used expires and cleanup deletes it.
     awaiting_upload = models.BooleanField(default=False, db_default=False)
-    # Until when the direct upload's signed target can write the key (NULL for
-    # files the app wrote): a delete before then owes the key a second delete
+    # Until when a direct upload's signed target may still write the key: its
+    # expiry plus UPLOAD_TRANSFER_MARGIN, since storage checks a signed
+    # request's expiry when it begins, not when its last byte lands (NULL for
+    # files the app wrote). A delete before then owes the key a second delete
     # at that time (sql/triggers/storage_upload_targets_deleted.sql).
-    upload_target_expires_at = models.DateTimeField(null=True, blank=True)
+    upload_writable_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "storage_objects"

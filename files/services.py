@@ -289,7 +289,18 @@ def storage_objects_attach(*, object_ids: list[uuid.UUID], run_id: uuid.UUID, ex
         .update(run_id=run_id, expires_at=expires_at, awaiting_upload=False, updated_at=now)
     )
     if attached != len(object_ids):
-        raise NotFound("An uploaded file was deleted or expired before its run could start.")
+        _attach_refusal(object_ids=object_ids, now=now)
+
+
+def _attach_refusal(*, object_ids: list[uuid.UUID], now: datetime) -> NoReturn:
+    """Why an upload could not join the run: taken by another start, expired, or gone."""
+    rows = StorageObject.objects.filter(id__in=object_ids).values_list("id", "run_id", "awaiting_upload", "expires_at")
+    for object_id, run_id, awaiting, expires_at in rows:
+        if run_id is not None:
+            raise UploadUsed(f"The upload {object_id} has already started a run.")
+        if awaiting and expires_at <= now:
+            raise UploadExpired(f"The upload {object_id} has expired.")
+    raise NotFound("An uploaded file was deleted before its run could start.")
 
 
 def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject]) -> None:
@@ -318,6 +329,10 @@ def storage_objects_discard(*, user_id: uuid.UUID, objects: list[StorageObject])
 # An upload id outlives its signed target by this much, so that a file that
 # finished arriving in the target's last second can still start its run.
 UPLOAD_START_GRACE = timedelta(minutes=5)
+# Storage checks a signed request's expiry when it begins: an upload begun in
+# the target's last second may still be landing this long after (50 MB at
+# 1 Mbit/s takes 7 minutes). A key is deleted once more after it.
+UPLOAD_TRANSFER_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -388,7 +403,7 @@ def storage_upload_reserve(
         content_type=content_type,
         size=size,
         awaiting_upload=True,
-        upload_target_expires_at=now + timedelta(seconds=lifetime),
+        upload_writable_until=now + timedelta(seconds=lifetime) + UPLOAD_TRANSFER_MARGIN,
         storage_bytes_limit=limits.storage_bytes,
         expires_at=now + timedelta(seconds=lifetime) + UPLOAD_START_GRACE,
         now=now,
@@ -407,11 +422,14 @@ def storage_uploads_for_start(*, user_id: uuid.UUID, upload_ids: Sequence[uuid.U
     return [found[upload_id] for upload_id in upload_ids]
 
 
-def storage_uploads_check(*, user_id: uuid.UUID, uploads: Sequence[StorageObject]) -> None:
+def storage_uploads_check(*, user_id: uuid.UUID, uploads: Sequence[StorageObject], tool_id: str) -> None:
     """Check that each reserved upload arrived as reserved, before a run starts on it.
 
-    Per upload one ranged GET: the object exists, its size is the reserved
-    size, and the type sniffed from its first bytes is the declared one.
+    Each upload's declared type must be one ``tool_id`` takes (it was
+    reserved for a tool, perhaps another): if not, FileTypeNotAllowed and
+    nothing is deleted. Then per upload one ranged GET: the object exists,
+    its size is the reserved size, and the type sniffed from its first bytes
+    is the declared one.
     Refused (UploadUsed, UploadExpired, UploadMissing, FileTooLarge,
     UploadMismatch, FileTypeNotAllowed): an unusable upload's row is deleted
     at once, so its blob is owed a delete and its bytes come back; the
@@ -419,9 +437,16 @@ def storage_uploads_check(*, user_id: uuid.UUID, uploads: Sequence[StorageObject
     the requests to storage.
     """
     now = timezone.now()
+    accepted = allowed_types(tool_id)
     for obj in uploads:
         if not obj.awaiting_upload:
             raise UploadUsed(f"The upload {obj.id} has already started a run.")
+        if obj.content_type not in accepted:
+            # Reserved for another tool: the upload is fine, this start is not (nothing deleted).
+            raise FileTypeNotAllowed(
+                f"The upload {obj.id} is {obj.content_type}, which this tool does not take; "
+                f"accepted: {', '.join(sorted(accepted))}."
+            )
         if obj.expires_at <= now:
             _upload_refuse(user_id=user_id, obj=obj, error=UploadExpired(f"The upload {obj.id} has expired."))
         backend = storage.backend_for(obj.provider, obj.bucket)

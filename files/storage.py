@@ -283,10 +283,11 @@ def read_head(*, backend: Storage, key: str, length: int) -> ObjectHead | None:
     from botocore.exceptions import ClientError
 
     client = backend.connection.meta.client  # type: ignore[attr-defined]
+    name = _s3_name(backend, key)
     try:
         response = client.get_object(
             Bucket=backend.bucket_name,  # type: ignore[attr-defined]
-            Key=_s3_name(backend, key),
+            Key=name,
             Range=f"bytes=0-{length - 1}",
         )
     except ClientError as error:
@@ -298,11 +299,16 @@ def read_head(*, backend: Storage, key: str, length: int) -> ObjectHead | None:
             return ObjectHead(size=0, head=b"")  # an empty object: no byte 0 to read
         raise
     with contextlib.closing(response["Body"]) as body:
-        head = body.read()
+        # At most what was asked for, even from a server that ignores Range and sends it all.
+        head = body.read(length)
     content_range = response.get("ContentRange") or ""
-    # "bytes 0-8191/5242880"; without a range header the whole (small) object came back.
-    total = content_range.rpartition("/")[2]
-    size = int(total) if total.isdigit() else int(response.get("ContentLength", len(head)))
+    total = content_range.rpartition("/")[2]  # "bytes 0-8191/5242880"
+    if total.isdigit():
+        size = int(total)
+    elif content_range:  # "bytes 0-8191/*": the total is not said; ask for it
+        size = int(client.head_object(Bucket=backend.bucket_name, Key=name)["ContentLength"])  # type: ignore[attr-defined]
+    else:  # no Content-Range: the server sent the whole object, and says how long it is
+        size = int(response.get("ContentLength", len(head)))
     return ObjectHead(size=size, head=head)
 
 

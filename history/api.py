@@ -131,8 +131,10 @@ def runs_create(
     storage directly (``upload_id``, one per file, from ``POST /api/uploads``).
     """
     user = request.auth
-    if bool(file) == bool(upload_id):
+    if file and upload_id:
         raise InvalidRunInput("Send the input as file (multipart) or as upload_id (direct uploads), not both.")
+    if not file and not upload_id:
+        raise InvalidRunInput("Send the input: file (multipart), or upload_id from POST /api/uploads.")
     if upload_id:
         result = run_submit_uploaded(
             user_id=user.id,

@@ -163,24 +163,24 @@ def run_submit_uploaded(
     """
     tool = _tool_for_inputs(tool_id=tool_id, idempotency_key=idempotency_key, inputs=len(upload_ids))
     _check_sender(user_id=user_id, email_verified=email_verified)
-    uploads = storage_uploads_for_start(user_id=user_id, upload_ids=upload_ids)
-    names = [obj.original_name for obj in uploads]
-    summary = run_input_summary(names)
-    total = sum(obj.size for obj in uploads)
-    # An upload id names one key of one reservation: the ids identify the input.
-    digest = hashlib.sha256("\n".join(str(obj.id) for obj in uploads).encode()).hexdigest()
-    fingerprint = run_fingerprint(tool_id=tool.id, input_file_name=summary, input_bytes=total, input_sha256=digest)
+    # An upload id names one key of one reservation, so the tool and the ids
+    # are the request: the replay is found from them alone, before the
+    # uploads are read (their files may be gone by the time a retry comes).
+    digest = hashlib.sha256("\n".join(str(upload_id) for upload_id in upload_ids).encode()).hexdigest()
+    fingerprint = run_fingerprint(tool_id=tool.id, input_file_name="", input_bytes=0, input_sha256=digest)
     replayed = run_replay(user_id=user_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if replayed is not None:
         return replayed
-    storage_uploads_check(user_id=user_id, uploads=uploads)
+    uploads = storage_uploads_for_start(user_id=user_id, upload_ids=upload_ids)
+    storage_uploads_check(user_id=user_id, uploads=uploads, tool_id=tool.id)
+    names = [obj.original_name for obj in uploads]
     result = run_start(
         user_id=user_id,
         tool_id=tool.id,
-        input_file_name=summary,
-        input_bytes=total,
+        input_file_name=run_input_summary(names),
+        input_bytes=sum(obj.size for obj in uploads),
         idempotency_key=idempotency_key,
-        input_sha256=digest,
+        fingerprint=fingerprint,
         input_object_ids=tuple(obj.id for obj in uploads),
         metadata={"inputs": names} if len(names) > 1 else None,
     )
@@ -316,12 +316,17 @@ def run_process(*, run_id: uuid.UUID) -> None:
 
 
 def _check_unchanged(source: ToolInput) -> None:
-    """The input is still the type it was checked as.
+    """The input is still the size and type it was checked as.
 
     A direct upload's signed target stays valid for its lifetime, so its
-    object can be written again after the start checked it; the worker sniffs
-    what it actually reads (8 KB it reads anyway) before a tool sees it.
+    object can be written again after the start checked it (with a storage
+    that does not enforce the target's size, larger too). Before a tool sees
+    it, the worker compares its size (S3: a HEAD, before any byte is read)
+    and sniffs the 8 KB it reads anyway.
     """
+    size = source.file.size
+    if size != source.size:
+        raise ToolInputError(f"{source.name} changed after it was checked: it is now {size} bytes, not {source.size}.")
     head = source.file.read(SNIFF_BYTES)
     source.file.seek(0)
     sniffed = sniff_content_type(head)

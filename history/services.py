@@ -89,6 +89,7 @@ def run_start(
     input_sha256: str = "",
     input_object_ids: tuple[uuid.UUID, ...] = (),
     metadata: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
 ) -> RunStart:
     """Start a run: check the tool and the quota window, charge, create it PENDING, count it.
 
@@ -99,7 +100,9 @@ def run_start(
     run has been deleted (by its owner, or expired and cleaned up) is free
     again: it starts a new run, charged like any other.
     """
-    fingerprint = run_fingerprint(
+    # ``fingerprint``: what identifies the request when the caller knows better
+    # than the input's name, size and hash (direct uploads: the tool and the upload ids).
+    fingerprint = fingerprint or run_fingerprint(
         tool_id=tool_id, input_file_name=input_file_name, input_bytes=input_bytes, input_sha256=input_sha256
     )
     # Twice at most: the second attempt only after the key's original run

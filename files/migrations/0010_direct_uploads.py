@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="storageobject",
-            name="upload_target_expires_at",
+            name="upload_writable_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         ReapplySQLFile("triggers/sqlite/storage_objects_deleted", forwards=True, vendor="sqlite"),

@@ -25,6 +25,7 @@ from billing.services import credit_balance_open
 from conftest import run_concurrently
 from files.models import StorageDeletion, StorageObject
 from files.reconcile import storage_reconcile
+from files.services import UPLOAD_START_GRACE, UPLOAD_TRANSFER_MARGIN
 from history.expiry import expire_runs_and_files
 from history.models import History, RunStatus
 from history.processing import run_process
@@ -114,6 +115,10 @@ def test_reservation_signs_a_post_for_exactly_the_reserved_size_and_type(client,
     assert target["fields"]["key"].endswith(".pdf")
     row = StorageObject.objects.get(id=body["upload_id"])
     assert row.awaiting_upload and row.run_id is None and row.size == len(PDF)
+    # The id outlives the target a little (a start after a late upload); the key may be written
+    # for an hour past the target (an upload begun in its last second), and is deleted again then.
+    assert timedelta(0) <= row.expires_at - UPLOAD_START_GRACE - expiration < timedelta(seconds=1)
+    assert row.upload_writable_until - row.expires_at == UPLOAD_TRANSFER_MARGIN - UPLOAD_START_GRACE
     # The bytes are held from the reservation on: concurrent ones cannot overbook the quota.
     assert storage_used(owner) == len(PDF)
     # Nothing has reached storage yet.
@@ -257,7 +262,7 @@ def test_an_upload_that_is_not_what_was_reserved_is_refused_and_removed(
     client, headers, owner, s3_storage, sent, status, code
 ) -> None:
     reserved = reserve(client, headers).json()
-    target_expires_at = StorageObject.objects.get(id=reserved["upload_id"]).upload_target_expires_at
+    target_expires_at = StorageObject.objects.get(id=reserved["upload_id"]).upload_writable_until
     if sent is not None:
         # moto accepts what the policy forbids (AWS would refuse the too-big one itself): the start must check.
         assert send(reserved["target"], sent).status_code in (200, 204)
@@ -348,6 +353,8 @@ def test_an_unused_reservation_expires_and_the_pass_removes_its_object_and_bytes
 
     assert result.object_rows_deleted == 1
     assert_nothing_left(s3_storage, owner)
+    # An upload begun in the target's last second may still land: the key is deleted once more then.
+    assert list(StorageDeletion.objects.values_list("key", "not_before")) == [(row.key, row.upload_writable_until)]
 
 
 def test_the_owner_can_cancel_a_reservation_through_the_file_list(client, headers, owner, s3_storage) -> None:
@@ -435,11 +442,11 @@ def test_a_signed_target_used_again_after_its_row_went_is_cleaned_once_it_expire
     assert s3_storage.keys() == {row.key}
     # ...but its second delete is owed, not yet due: the pass before the target's expiry leaves it.
     owed = StorageDeletion.objects.get(key=row.key)
-    assert owed.not_before == row.upload_target_expires_at
-    expire_runs_and_files(now=row.upload_target_expires_at - timedelta(seconds=1))
+    assert owed.not_before == row.upload_writable_until
+    expire_runs_and_files(now=row.upload_writable_until - timedelta(seconds=1))
     assert s3_storage.keys() == {row.key}
 
-    result = expire_runs_and_files(now=row.upload_target_expires_at + timedelta(seconds=1))
+    result = expire_runs_and_files(now=row.upload_writable_until + timedelta(seconds=1))
 
     assert result.deletions_completed == 1
     assert s3_storage.keys() == set() and not StorageDeletion.objects.exists()
@@ -456,13 +463,13 @@ def test_a_row_deleted_while_its_signed_target_works_owes_its_key_a_second_delet
     signed = StorageObject.objects.create(
         key=f"{owner.id}/uploads/a.pdf",
         expires_at=now + timedelta(hours=1),
-        upload_target_expires_at=now + timedelta(minutes=10),
+        upload_writable_until=now + timedelta(minutes=10),
         **common,
     )
     StorageObject.objects.create(
         key=f"{owner.id}/uploads/b.pdf",
         expires_at=now + timedelta(hours=1),
-        upload_target_expires_at=now - timedelta(minutes=1),
+        upload_writable_until=now - timedelta(minutes=1),
         **common,
     )
     StorageObject.objects.create(key=f"{owner.id}/uploads/c.pdf", expires_at=now + timedelta(hours=1), **common)
@@ -474,7 +481,7 @@ def test_a_row_deleted_while_its_signed_target_works_owes_its_key_a_second_delet
     )
     assert owed == [
         (signed.key, None),
-        (signed.key, signed.upload_target_expires_at),  # its target still works: again once it expires
+        (signed.key, signed.upload_writable_until),  # its target still works: again once it expires
         (f"{owner.id}/uploads/b.pdf", None),  # expired target: one delete is enough
         (f"{owner.id}/uploads/c.pdf", None),  # written by the app: no target at all
     ]
@@ -482,7 +489,7 @@ def test_a_row_deleted_while_its_signed_target_works_owes_its_key_a_second_delet
     done = storage_deletions_process(keys=[signed.key])
     assert done.deletions_completed == 1
     assert list(StorageDeletion.objects.filter(key=signed.key).values_list("not_before", flat=True)) == [
-        signed.upload_target_expires_at
+        signed.upload_writable_until
     ]
 
 
@@ -504,3 +511,68 @@ def test_urls_for_browsers_are_signed_for_the_public_endpoint(client, headers, o
     assert urlsplit(download["Location"]).hostname == "localhost"
     fetched = requests.get(download["Location"], timeout=10)
     assert fetched.status_code == 200 and fetched.content.startswith(b"%PDF")
+
+
+def test_an_upload_reserved_for_one_tool_cannot_start_another_that_does_not_take_it(
+    client, headers, owner, s3_storage
+) -> None:
+    image = png_bytes()
+    reserved = reserve(client, headers, size=len(image), content_type="image/png", tool_id="image-compress").json()
+    send(reserved["target"], image)
+
+    response = start(client, headers, [reserved["upload_id"]], tool_id="pdf-merge")
+
+    assert response.status_code == 415 and response.json()["error"] == "file_type_not_allowed"
+    assert "image/png" in response.json()["detail"]
+    assert not History.objects.exists() and balance(owner) == 10
+    # The upload is fine for its own tool: kept, and it still starts there.
+    assert StorageObject.objects.get(id=reserved["upload_id"]).awaiting_upload
+    assert start(client, headers, [reserved["upload_id"]], tool_id="image-compress", key="k-2").status_code == 201
+
+
+def test_a_replay_finds_its_run_even_after_the_input_file_was_deleted(client, headers, owner, s3_storage) -> None:
+    reserved = reserve(client, headers).json()
+    send(reserved["target"], PDF)
+    first = start(client, headers, [reserved["upload_id"]], key="retry-me")
+    run_process(run_id=first.json()["id"])
+    assert client.delete(f"/api/files/{reserved['upload_id']}", headers=headers).status_code == 204
+
+    replay = start(client, headers, [reserved["upload_id"]], key="retry-me")
+
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+
+
+def test_an_upload_rewritten_larger_after_the_check_fails_its_run_before_the_tool_reads_it(
+    client, headers, owner, s3_storage
+) -> None:
+    reserved = reserve(client, headers).json()
+    send(reserved["target"], PDF)
+    started = start(client, headers, [reserved["upload_id"]])
+    # moto does not enforce the policy's content-length-range (AWS does): the worker checks again.
+    send(reserved["target"], PDF + b"%" * 10_000)
+
+    run_process(run_id=started.json()["id"])
+
+    run = History.objects.get(id=started.json()["id"])
+    assert run.status == RunStatus.FAILED
+    assert f"it is now {len(PDF) + 10_000} bytes, not {len(PDF)}" in run.error_message
+    assert balance(owner) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starts_racing_on_one_upload_with_different_keys_start_it_once(make_user, bearer, s3_storage) -> None:
+    from django.test import Client
+
+    racer = make_user()
+    credit_balance_open(user_id=racer.id, credits=10)
+    headers = bearer(racer)
+    reserved = reserve(Client(), headers).json()
+    send(reserved["target"], PDF)
+
+    responses = run_concurrently(lambda i: start(Client(), headers, [reserved["upload_id"]], key=f"race-{i}"), 8)
+
+    outcomes = sorted((response.status_code, response.json().get("error")) for response in responses)
+    assert outcomes == [(201, None)] + [(409, "upload_used")] * 7, outcomes
+    run = History.objects.get(user=racer)
+    assert balance(racer) == 10 - run.credits_charged
+    assert StorageObject.objects.get(id=reserved["upload_id"]).run_id == run.id

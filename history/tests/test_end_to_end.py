@@ -43,6 +43,25 @@ def storage_used(user) -> int:
     return counter.count if counter else 0
 
 
+def queue_cleanup(stack: Stack) -> None:
+    """Queue the expiry pass from another process, as beat would; the stack's worker runs it."""
+    queued = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from history.tasks import cleanup_expired; cleanup_expired.delay()",
+        ],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert queued.returncode == 0, queued.stderr
+
+
 def wait_for_status(stack: Stack, headers: dict[str, str], run_id: str, wanted: set[str]) -> dict:
     latest: dict = {}
 
@@ -87,21 +106,7 @@ def test_upload_process_show_download_expire(stack: Stack, user, fs_storage) -> 
     past = timezone.now() - timedelta(minutes=1)
     History.objects.filter(id=run_id).update(expires_at=past)
     StorageObject.objects.filter(run_id=run_id).update(expires_at=past)
-    cleanup = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from history.tasks import cleanup_expired; cleanup_expired.delay()",
-        ],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert cleanup.returncode == 0, cleanup.stderr
+    queue_cleanup(stack)
     wait_until(
         lambda: not History.objects.filter(id=run_id).exists(),
         timeout=60,
@@ -180,21 +185,7 @@ def test_direct_upload_to_s3_process_download_expire(user, s3_storage) -> None: 
         past = timezone.now() - timedelta(minutes=1)
         History.objects.filter(id=run_id).update(expires_at=past)
         StorageObject.objects.filter(run_id=run_id).update(expires_at=past)
-        cleanup = subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "shell",
-                "-c",
-                "from history.tasks import cleanup_expired; cleanup_expired.delay()",
-            ],
-            cwd=ROOT,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert cleanup.returncode == 0, cleanup.stderr
+        queue_cleanup(stack)
         wait_until(
             lambda: not History.objects.filter(id=run_id).exists() and not s3_storage.keys(),
             timeout=60,

@@ -269,7 +269,7 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
                     waiting = list(StorageObject.objects.filter(awaiting_upload=True).values_list("id", flat=True))
                     doomed = rng.sample(waiting, k=len(waiting) // 2)
                     past = timezone.now() - timedelta(seconds=1)
-                    StorageObject.objects.filter(id__in=doomed).update(expires_at=past, upload_target_expires_at=past)
+                    StorageObject.objects.filter(id__in=doomed).update(expires_at=past, upload_writable_until=past)
                     expire_runs_and_files(batch_size=rng.randint(1, 8))
                 time.sleep(rng.uniform(0.05, 0.3))
             for future in futures:
@@ -287,7 +287,7 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
         # Time passes for the direct uploads: reservations never started (their start was refused)
         # expire unused, and the signed targets expire, so the keys' second deletes fall due.
         past = timezone.now() - timedelta(seconds=1)
-        StorageObject.objects.filter(awaiting_upload=True).update(expires_at=past, upload_target_expires_at=past)
+        StorageObject.objects.filter(awaiting_upload=True).update(expires_at=past, upload_writable_until=past)
         StorageDeletion.objects.filter(not_before__isnull=False).update(not_before=past)
         expire_runs_and_files()
         report = storage_reconcile(repair=False, grace=timedelta(0))
