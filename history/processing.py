@@ -260,15 +260,9 @@ def run_process(*, run_id: uuid.UUID) -> None:
     try:
         for obj in objects:
             backend = storage.backend_for(obj.provider, obj.bucket)
-            opened.append(
-                ToolInput(
-                    name=obj.original_name,
-                    content_type=obj.content_type,
-                    size=obj.size,
-                    file=storage.open_for_read(backend=backend, key=obj.key),
-                )
-            )
-            _check_unchanged(opened[-1])
+            content = storage.open_for_read(backend=backend, key=obj.key)
+            opened.append(ToolInput(name=obj.original_name, content_type=obj.content_type, size=obj.size, file=content))
+            _check_unchanged(opened[-1], stored_size=content.size)
         if not opened:
             raise ToolInputError("The run has no input file.")
         output = tool.process(opened)
@@ -315,18 +309,19 @@ def run_process(*, run_id: uuid.UUID) -> None:
         raise
 
 
-def _check_unchanged(source: ToolInput) -> None:
+def _check_unchanged(source: ToolInput, *, stored_size: int) -> None:
     """The input is still the size and type it was checked as.
 
     A direct upload's signed target stays valid for its lifetime, so its
     object can be written again after the start checked it (with a storage
     that does not enforce the target's size, larger too). Before a tool sees
-    it, the worker compares its size (S3: a HEAD, before any byte is read)
-    and sniffs the 8 KB it reads anyway.
+    it, the worker compares its size in storage (``stored_size``; S3: a
+    HEAD, before any byte is read) and sniffs the 8 KB it reads anyway.
     """
-    size = source.file.size
-    if size != source.size:
-        raise ToolInputError(f"{source.name} changed after it was checked: it is now {size} bytes, not {source.size}.")
+    if stored_size != source.size:
+        raise ToolInputError(
+            f"{source.name} changed after it was checked: it is now {stored_size} bytes, not {source.size}."
+        )
     head = source.file.read(SNIFF_BYTES)
     source.file.seek(0)
     sniffed = sniff_content_type(head)
