@@ -39,7 +39,8 @@ def setup_users(url: str, processes: int) -> list[list[str]]:
     django.setup()
     from accounts.models import User
     from billing.models import Plan
-    from billing.services import credits_adjust, subscription_change
+    from billing.services import credits_adjust
+    from billing.subscriptions import subscription_change
 
     Plan.objects.update_or_create(
         key="bench", defaults={"name": "Bench", "credits": 0, "runs_per_window": 10**9, "usage_window": "month"}

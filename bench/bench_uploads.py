@@ -71,7 +71,8 @@ def setup_child(users: int, max_file_bytes: int) -> None:
     from accounts.models import User
     from accounts.services import email_mark_verified
     from billing.models import Plan
-    from billing.services import credits_adjust, subscription_change
+    from billing.services import credits_adjust
+    from billing.subscriptions import subscription_change
 
     # Unlimited runs and room for every phase: the plan's limits must not be what is measured.
     Plan.objects.update_or_create(

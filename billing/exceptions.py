@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from core.errors import ServiceError
+from core.errors import Conflict, ServiceError
 
 
 class InsufficientCredits(ServiceError):
@@ -15,3 +15,9 @@ class QuotaExceeded(ServiceError):
 
 class InvalidSubscription(ServiceError):
     code = "invalid_subscription"
+
+
+class IllegalSubscriptionMove(Conflict):
+    """The subscription cannot move there from where it is (billing.subscriptions.LEGAL_MOVES); nothing changed."""
+
+    code = "illegal_subscription_move"

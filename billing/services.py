@@ -28,14 +28,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from billing.exceptions import InsufficientCredits, InvalidSubscription, QuotaExceeded
+from billing.exceptions import InsufficientCredits, QuotaExceeded
 from billing.models import (
     CreditBalance,
     OperationType,
-    Plan,
-    Subscription,
-    SubscriptionEvent,
-    SubscriptionStatus,
 )
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW
 from core.sqlfiles import array_param, run_query
@@ -290,49 +286,6 @@ def storage_usage_recount(*, live_bytes: Mapping[uuid.UUID | str, int], repair: 
         },
     )
     return int(recount["counters_off"]), int(recount["counters_repaired"])
-
-
-@transaction.atomic
-def subscription_change(
-    *,
-    user_id: uuid.UUID,
-    plan_key: str,
-    status: str,
-    event_type: str,
-    provider: str = "manual",
-    provider_subscription_id: str | None = None,
-    current_period_start: datetime | None = None,
-    current_period_end: datetime | None = None,
-    trial_ends_at: datetime | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> Subscription:
-    """Create or change a user's one subscription and append its event."""
-    if status not in SubscriptionStatus.values:
-        raise InvalidSubscription(f"{status!r} is not a subscription status.")
-    plan = Plan.objects.filter(key=plan_key).first()
-    if plan is None:
-        raise InvalidSubscription(f"There is no plan {plan_key!r}.")
-    subscription, _ = Subscription.objects.update_or_create(
-        user_id=user_id,
-        defaults={
-            "plan": plan,
-            "status": status,
-            "provider": provider,
-            "provider_subscription_id": provider_subscription_id,
-            "current_period_start": current_period_start,
-            "current_period_end": current_period_end,
-            "trial_ends_at": trial_ends_at,
-        },
-    )
-    SubscriptionEvent.objects.create(
-        user_id=user_id,
-        plan_key=plan.key,
-        status=status,
-        event_type=event_type,
-        occurred_at=timezone.now(),
-        metadata=metadata or {},
-    )
-    return subscription
 
 
 @dataclass(frozen=True)

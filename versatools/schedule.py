@@ -37,6 +37,14 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": reap_every,
             "options": {"expires": reap_every},
         },
+        # Trials end, periods renew with their plan's credits (once each) or
+        # lapse to past_due, past_due expires after SUBSCRIPTION_GRACE_DAYS
+        # (billing/subscriptions.py subscriptions_roll).
+        "subscriptions-roll": {
+            "task": "billing.tasks.roll_subscriptions",
+            "schedule": 60 * MINUTE,
+            "options": {"expires": 60 * MINUTE},
+        },
         # Seed 003: expired sessions leave the django_session table (clearsessions).
         "sessions-clear-expired": {
             "task": "versatools.tasks.clear_expired_sessions",

@@ -180,6 +180,10 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/" + MEDIA_URL},
     }
+# Subscriptions (billing/subscriptions.py): a trial's length when none is
+# given, and how long a past_due subscription keeps its plan before it expires.
+TRIAL_DAYS = env_int("TRIAL_DAYS", 14, minimum=1)
+SUBSCRIPTION_GRACE_DAYS = env_int("SUBSCRIPTION_GRACE_DAYS", 7, minimum=0)
 # Direct uploads (POST /api/uploads): the client sends the bytes straight to
 # the S3 bucket with a signed target that lives DIRECT_UPLOAD_SECONDS; the
 # upload id stays valid a few minutes longer, for a start after a late upload.

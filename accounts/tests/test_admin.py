@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from accounts.services import OPERATORS_VIEW_ONLY
 from billing.models import AdminSettings, CreditBalance, CreditLedgerEntry, Plan, Subscription
-from billing.services import credit_balance_open, subscription_change
+from billing.services import credit_balance_open
+from billing.subscriptions import subscription_change
 from files.models import StorageObject
 from history.models import History
 from stats.models import ToolStatistics

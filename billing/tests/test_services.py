@@ -193,7 +193,7 @@ def test_usage_windows_are_utc_days_and_calendar_months(window: str, at: datetim
 @pytest.mark.both_dialects
 def test_subscription_change_updates_the_one_subscription_and_logs_each_event(user) -> None:
     from billing.models import Plan, Subscription, SubscriptionEvent
-    from billing.services import subscription_change
+    from billing.subscriptions import subscription_change
 
     Plan.objects.create(key="basic", name="Basic", credits=10)
     Plan.objects.create(key="pro", name="Pro", credits=100)
@@ -211,7 +211,7 @@ def test_subscription_change_updates_the_one_subscription_and_logs_each_event(us
 def test_subscription_change_to_an_unknown_plan_writes_nothing(user) -> None:
     from billing.exceptions import InvalidSubscription
     from billing.models import Subscription, SubscriptionEvent
-    from billing.services import subscription_change
+    from billing.subscriptions import subscription_change
 
     with pytest.raises(InvalidSubscription):
         subscription_change(user_id=user.id, plan_key="gold", status="active", event_type="upgraded")

@@ -25,6 +25,7 @@ def test_every_entry_expires_before_its_next_run():
         "history-reap-stuck-runs",
         "sessions-clear-expired",
         "storage-reconcile-weekly",
+        "subscriptions-roll",
     }
     for name, entry in schedule.items():
         expires = entry["options"]["expires"]

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import Plan
-from billing.services import credit_balance_open, subscription_change
+from billing.services import credit_balance_open
+from billing.subscriptions import subscription_change
 from history.services import run_complete, run_mark_processing, run_start
 
 pytestmark = pytest.mark.django_db

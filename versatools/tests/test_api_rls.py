@@ -19,7 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import Plan
-from billing.services import subscription_change
+from billing.subscriptions import subscription_change
 from history.models import History
 from stats.models import ToolStatistics
 from stats.selectors import dashboard_for_user
