@@ -1,4 +1,4 @@
-"""JSON endpoint for the plan catalog."""
+"""JSON endpoints for the plan catalog and the payment provider's events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from billing.selectors import plans_active
+from billing.webhooks import SIGNATURE_HEADER, webhook_receive
 from core.schemas import with_errors
 
 router = Router(tags=["plans"])
@@ -39,3 +40,27 @@ def plans(request: HttpRequest) -> list[Any]:
     """Public: the pricing page shows the catalog to visitors too."""
     # No auth: read as anon (versatools.rls), who sees active plans only.
     return plans_active()
+
+
+class WebhookOut(Schema):
+    event_id: str
+    applied: bool
+    duplicate: bool
+    detail: str
+
+
+@router.post("/webhooks/billing", response=with_errors({200: WebhookOut}), auth=None, tags=["billing"])
+def billing_webhook(request: HttpRequest) -> dict[str, Any]:
+    """A payment provider's signed event (README "Payment provider events"): 200 once applied, ignored or a replay.
+
+    The signature (header X-Billing-Signature) is checked over the raw body
+    before anything is parsed; a bad or stale one is 401, an unknown user
+    404, a malformed event 400: each changes nothing.
+    """
+    outcome = webhook_receive(raw_body=request.body, signature=request.headers.get(SIGNATURE_HEADER, ""))
+    return {
+        "event_id": outcome.event_id,
+        "applied": outcome.applied,
+        "duplicate": outcome.duplicate,
+        "detail": outcome.detail,
+    }

@@ -79,6 +79,11 @@ class Subscription(models.Model):
     current_period_start = models.DateTimeField(null=True, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    # A downgrade waits for the period's end: the roll renews onto this plan
+    # (billing.subscriptions.subscription_change_plan).
+    scheduled_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="scheduled_subscriptions"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,6 +110,9 @@ class SubscriptionEvent(models.Model):
     event_type = models.CharField(max_length=50)
     occurred_at = models.DateTimeField()
     metadata = models.JSONField(default=dict, blank=True)
+    # The payment provider's event id (POST /api/webhooks/billing): unique, so
+    # a redelivered event is recognised and changes nothing.
+    provider_event_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -109,6 +109,7 @@ def subscription_move(
     grant_plan_credits: bool = False,
     metadata: dict[str, Any] | None = None,
     at: datetime | None = None,
+    provider_event_id: str | None = None,
 ) -> Moved:
     """Move the user's subscription to ``to_status`` if the rules allow it from where it is.
 
@@ -137,6 +138,7 @@ def subscription_move(
         if plan is None:
             raise InvalidSubscription(f"There is no plan {plan_key!r}.")
         changes["plan"] = plan
+        changes["scheduled_plan"] = None  # whatever was scheduled, this is the plan now
     if period is not None:
         changes.update(current_period_start=period.start, current_period_end=period.end)
     if trial_ends_at is not None:
@@ -157,6 +159,7 @@ def subscription_move(
             **(metadata or {}),
             **({"period_start": period.start.isoformat(), "period_end": period.end.isoformat()} if period else {}),
         },
+        provider_event_id=provider_event_id,
     )
     granted = 0
     if grant_plan_credits and period is not None and subscription.plan.credits > 0:
@@ -288,6 +291,104 @@ def _subscription_open(
     return created
 
 
+@dataclass(frozen=True)
+class PlanChanged:
+    subscription: Subscription
+    when: str  # "now" or "at_period_end"
+    credits_granted: int
+
+
+@retry_on_lock_conflict
+@transaction.atomic
+def subscription_change_plan(
+    *,
+    user_id: uuid.UUID,
+    plan_key: str,
+    actor: str = "",
+    provider_event_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> PlanChanged:
+    """Move an active or trial subscription to another plan, by the one rule for mid-period changes.
+
+    - An upgrade (a plan with more credits per period) applies now, in the
+      current period, and grants the difference in credits once (ledger key
+      ``plan-upgrade:<subscription>:<period start>:<plan>``).
+    - A downgrade (fewer or equal credits) waits for the period's end: the
+      plan is scheduled, the user keeps what they paid for, and the roll
+      renews onto it. Choosing the current plan again cancels a scheduled one.
+    - A trial changes plan now, without credits (a trial grants none).
+
+    Past_due, cancelled and expired subscriptions change plan only by being
+    reactivated (a move into active names its plan): IllegalSubscriptionMove.
+    """
+    plan = Plan.objects.filter(key=plan_key).first()
+    if plan is None:
+        raise InvalidSubscription(f"There is no plan {plan_key!r}.")
+    subscription = Subscription.objects.select_for_update().select_related("plan").filter(user_id=user_id).first()
+    if subscription is None:
+        raise InvalidSubscription("The user has no subscription.")
+    current = subscription.plan
+    now = timezone.now()
+    if subscription.status == TRIAL:
+        moved = subscription_move(
+            user_id=user_id,
+            to_status=TRIAL,
+            event_type="plan_changed",
+            plan_key=plan.key,
+            trial_ends_at=subscription.trial_ends_at,
+            metadata={**(metadata or {}), "from_plan": current.key, "actor": actor},
+            at=now,
+            provider_event_id=provider_event_id,
+        )
+        return PlanChanged(subscription=moved.subscription, when="now", credits_granted=0)
+    if subscription.status != ACTIVE or subscription.current_period_end is None:
+        raise IllegalSubscriptionMove(f"A {subscription.status} subscription changes plan by being reactivated.")
+    if plan.id == current.id and subscription.scheduled_plan_id is None and provider_event_id is None:
+        return PlanChanged(subscription=subscription, when="now", credits_granted=0)  # already on it
+    if plan.credits <= current.credits:
+        Subscription.objects.filter(id=subscription.id).update(
+            scheduled_plan=None if plan.id == current.id else plan, updated_at=now
+        )
+        SubscriptionEvent.objects.create(
+            user_id=user_id,
+            plan_key=current.key,
+            status=subscription.status,
+            event_type="plan_change_cancelled" if plan.id == current.id else "downgrade_scheduled",
+            occurred_at=now,
+            metadata={
+                **(metadata or {}),
+                "to_plan": plan.key,
+                "at": subscription.current_period_end.isoformat(),
+                "actor": actor,
+            },
+            provider_event_id=provider_event_id,
+        )
+        subscription.refresh_from_db()
+        return PlanChanged(subscription=subscription, when="at_period_end", credits_granted=0)
+    period = Period(start=subscription.current_period_start or now, end=subscription.current_period_end)
+    moved = subscription_move(
+        user_id=user_id,
+        to_status=ACTIVE,
+        event_type="upgraded",
+        plan_key=plan.key,
+        period=period,
+        expect_period_end=period.end,
+        metadata={**(metadata or {}), "from_plan": current.key, "actor": actor},
+        at=now,
+        provider_event_id=provider_event_id,
+    )
+    difference = plan.credits - current.credits
+    granted = credits_adjust(
+        user_id=user_id,
+        delta=difference,
+        reason=f"Upgrade from {current.name} to {plan.name}",
+        idempotency_key=f"plan-upgrade:{subscription.id}:{period.start:%Y-%m-%dT%H:%M:%S}:{plan.key}",
+        operation_type=OperationType.PLAN_CREDITS,
+        actor=actor or "subscriptions",
+    )
+    return PlanChanged(subscription=moved.subscription, when="now", credits_granted=difference if granted else 0)
+
+
 # --- The roll: trials end, periods renew or lapse ------------------------------------
 
 
@@ -317,6 +418,7 @@ class _Due:
     provider: str
     period_end: datetime | None
     trial_ends_at: datetime | None
+    scheduled_plan_key: str | None = None
 
 
 def _due_moves(due: _Due, *, now: datetime, grace: timedelta) -> list[tuple[str, dict[str, Any]]]:
@@ -331,7 +433,8 @@ def _due_moves(due: _Due, *, now: datetime, grace: timedelta) -> list[tuple[str,
     if due.provider not in SELF_RENEWING_PROVIDERS:
         return [(PAST_DUE, {"event_type": "period_ended_unpaid", "expect_period_end": due.period_end})]
     # One renewal per period that has ended, each granted once: a roll that
-    # did not run for two periods catches up period by period.
+    # did not run for two periods catches up period by period. A downgrade
+    # scheduled for the period's end takes effect with the first renewal.
     moves: list[tuple[str, dict[str, Any]]] = []
     end = due.period_end
     while end <= now:
@@ -342,6 +445,7 @@ def _due_moves(due: _Due, *, now: datetime, grace: timedelta) -> list[tuple[str,
                 {
                     "event_type": "period_renewed",
                     "period": period,
+                    "plan_key": due.scheduled_plan_key,
                     "expect_period_end": end,
                     "grant_plan_credits": True,
                 },
@@ -358,9 +462,9 @@ def _due_subscriptions(*, now: datetime, grace: timedelta, limit: int) -> list[_
         | Q(status=PAST_DUE, current_period_end__lte=now - grace)
     ).order_by("current_period_end", "user_id")
     return [
-        _Due(user_id, status, provider, period_end, trial_ends_at)
-        for user_id, status, provider, period_end, trial_ends_at in due.values_list(
-            "user_id", "status", "provider", "current_period_end", "trial_ends_at"
+        _Due(*row)
+        for row in due.values_list(
+            "user_id", "status", "provider", "current_period_end", "trial_ends_at", "scheduled_plan__key"
         )[:limit]
     ]
 

@@ -183,6 +183,11 @@ else:
 # Subscriptions (billing/subscriptions.py): a trial's length when none is
 # given, and how long a past_due subscription keeps its plan before it expires.
 TRIAL_DAYS = env_int("TRIAL_DAYS", 14, minimum=1)
+# POST /api/webhooks/billing (billing/webhooks.py): the shared secret the
+# provider signs with (unset: the endpoint answers 503), and how old a
+# signature may be.
+BILLING_WEBHOOK_SECRET = env_str("BILLING_WEBHOOK_SECRET", "") or ""
+BILLING_WEBHOOK_TOLERANCE_SECONDS = env_int("BILLING_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 SUBSCRIPTION_GRACE_DAYS = env_int("SUBSCRIPTION_GRACE_DAYS", 7, minimum=0)
 # Direct uploads (POST /api/uploads): the client sends the bytes straight to
 # the S3 bucket with a signed target that lives DIRECT_UPLOAD_SECONDS; the

@@ -235,3 +235,78 @@ def test_eight_concurrent_rolls_twice_grant_each_period_exactly_once(make_user) 
         assert CreditBalance.objects.get(user=person).credits_remaining == 100 * periods
         assert SubscriptionEvent.objects.filter(user=person, event_type="period_renewed").count() == periods
         assert Subscription.objects.get(user=person).current_period_end > now
+
+
+# --- Plan changes mid-period ---------------------------------------------------------------
+
+
+@pytest.fixture
+def basic(db):
+    plan, _ = Plan.objects.update_or_create(key="basic", defaults={"name": "Basic", "credits": 30})
+    return plan
+
+
+@pytest.mark.both_dialects
+def test_an_upgrade_applies_now_and_grants_the_difference_once(user, pro, basic) -> None:
+    from billing.subscriptions import subscription_change_plan
+
+    credit_balance_open(user_id=user.id, credits=0)
+    before = subscribe(user, basic, status="active")
+
+    changed = subscription_change_plan(user_id=user.id, plan_key="pro")
+    again = subscription_change_plan(user_id=user.id, plan_key="pro")
+
+    assert (changed.when, changed.credits_granted) == ("now", 70)
+    assert (again.when, again.credits_granted) == ("now", 0)
+    after = Subscription.objects.select_related("plan").get(user=user)
+    assert after.plan.key == "pro" and after.current_period_end == before.current_period_end  # same period
+    assert CreditBalance.objects.get(user=user).credits_remaining == 70
+    assert list(SubscriptionEvent.objects.filter(user=user).values_list("event_type", flat=True)) == ["upgraded"]
+
+
+@pytest.mark.both_dialects
+def test_a_downgrade_waits_for_the_period_end_and_the_roll_renews_onto_it(user, pro, basic) -> None:
+    from billing.subscriptions import subscription_change_plan
+
+    credit_balance_open(user_id=user.id, credits=0)
+    subscription = subscribe(user, pro, status="active")
+
+    changed = subscription_change_plan(user_id=user.id, plan_key="basic")
+
+    assert changed.when == "at_period_end"
+    kept = Subscription.objects.select_related("plan", "scheduled_plan").get(user=user)
+    assert (kept.plan.key, kept.scheduled_plan.key) == ("pro", "basic")  # they keep what they paid for
+
+    result = subscriptions_roll(now=subscription.current_period_end + timedelta(minutes=1))
+
+    renewed = Subscription.objects.select_related("plan").get(user=user)
+    assert (renewed.plan.key, renewed.scheduled_plan_id) == ("basic", None)
+    assert result.credits_granted == 30 and CreditBalance.objects.get(user=user).credits_remaining == 30
+
+
+@pytest.mark.both_dialects
+def test_choosing_the_current_plan_again_cancels_a_scheduled_downgrade(user, pro, basic) -> None:
+    from billing.subscriptions import subscription_change_plan
+
+    subscribe(user, pro, status="active")
+    subscription_change_plan(user_id=user.id, plan_key="basic")
+
+    subscription_change_plan(user_id=user.id, plan_key="pro")
+
+    assert Subscription.objects.get(user=user).scheduled_plan_id is None
+    events = list(SubscriptionEvent.objects.filter(user=user).order_by("id").values_list("event_type", flat=True))
+    assert events == ["downgrade_scheduled", "plan_change_cancelled"]
+
+
+@pytest.mark.both_dialects
+@pytest.mark.parametrize("status", ["past_due", "cancelled", "expired"])
+def test_a_lapsed_subscription_changes_plan_only_by_being_reactivated(user, pro, basic, status) -> None:
+    from billing.subscriptions import subscription_change_plan
+
+    subscribe(user, pro, status=status)
+
+    with pytest.raises(IllegalSubscriptionMove, match="reactivated"):
+        subscription_change_plan(user_id=user.id, plan_key="basic")
+
+    assert Subscription.objects.select_related("plan").get(user=user).plan.key == "pro"
+    assert not SubscriptionEvent.objects.filter(user=user).exists()

@@ -23,6 +23,7 @@ def test_the_openapi_document_is_served_and_names_every_endpoint(client) -> None
         "/api/runs",
         "/api/uploads",
         "/api/files",
+        "/api/webhooks/billing",
         "/api/runs/{run_id}/download",
         "/api/dashboard",
         "/api/stats/tools",
@@ -31,8 +32,11 @@ def test_the_openapi_document_is_served_and_names_every_endpoint(client) -> None
 
 
 @pytest.fixture
-def authenticated(make_user, bearer) -> dict[str, str]:
+def authenticated(make_user, bearer, settings) -> dict[str, str]:
     from billing.services import credit_balance_open
+
+    # Configured, so that the billing webhook answers for its body (401 unsigned), not 503.
+    settings.BILLING_WEBHOOK_SECRET = "openapi-test-webhook-secret"
 
     user = make_user()
     credit_balance_open(user_id=user.id, credits=1000)
