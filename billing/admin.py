@@ -115,10 +115,17 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
 @admin.register(SubscriptionEvent)
 class SubscriptionEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "user", "event_type", "plan_key", "status")
+    list_display = ("occurred_at", "subscriber", "event_type", "plan_key", "status")
     list_filter = ("event_type", "status")
     list_select_related = ("user",)
-    search_fields = ("user__email",)
+    search_fields = ("user__email", "=user_id", "=provider_event_id")
+
+    @admin.display(description="user", ordering="user__email")
+    def subscriber(self, event: SubscriptionEvent) -> str:
+        # Events outlive their user: the id stays when the user is gone.
+        if event.user is not None:
+            return str(event.user)
+        return f"deleted user {event.user_id}" if event.user_id else "-"
 
 
 @admin.register(CreditBalance)

@@ -101,10 +101,22 @@ class Subscription(models.Model):
 
 
 class SubscriptionEvent(models.Model):
-    """Append-only log of every subscription change."""
+    """Append-only log of every subscription change: no role may UPDATE or DELETE a row (sql/triggers/).
+
+    It outlives its user (seed 001): ``user_id`` is kept as plain data, with
+    no foreign key, so a deleted user's events stay with their id (the
+    ``user`` relation then finds nobody). NULL for an event of no user.
+    """
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription_events")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="subscription_events",
+    )
     plan_key = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16)
     event_type = models.CharField(max_length=50)

@@ -65,7 +65,6 @@ def subscribe(user, plan, *, status, provider="manual", period_end=None, trial_e
             "trial_ends_at": trial_ends_at,
         },
     )
-    SubscriptionEvent.objects.filter(user=user).delete()
     return subscription
 
 
@@ -310,3 +309,27 @@ def test_a_lapsed_subscription_changes_plan_only_by_being_reactivated(user, pro,
 
     assert Subscription.objects.select_related("plan").get(user=user).plan.key == "pro"
     assert not SubscriptionEvent.objects.filter(user=user).exists()
+
+
+# --- The history is append-only and outlives its user ---------------------------------------
+
+
+def test_no_role_may_change_or_remove_an_event_and_a_deleted_users_events_stay(user, pro) -> None:
+    from django.db import DatabaseError, connection, transaction
+
+    subscribe(user, pro, status="trial", trial_ends_at=timezone.now() + timedelta(days=1))
+    subscription_move(user_id=user.id, to_status="expired", event_type="trial_ended")
+    event = SubscriptionEvent.objects.get(user=user)
+
+    for statement in (
+        "UPDATE subscription_events SET status = 'active' WHERE id = %s",
+        "DELETE FROM subscription_events WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [event.id])  # as the owner, which Django connects as
+
+    user_id = user.id
+    user.delete()
+
+    kept = SubscriptionEvent.objects.get(id=event.id)
+    assert (kept.user_id, kept.status, kept.event_type) == (user_id, "expired", "trial_ended")

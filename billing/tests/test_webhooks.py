@@ -50,7 +50,6 @@ def subscriber(user, plans):
             "current_period_end": now + timedelta(days=10),
         },
     )
-    SubscriptionEvent.objects.filter(user=user).delete()
     return user
 
 

@@ -237,6 +237,12 @@ def _matrix(select: dict[Actor, str], **writes: dict[Actor, str]) -> dict[str, d
 
 OWNER_READS = _matrix({ANON: DENIED, USER_A: OWN, USER_B: OWN, SERVICE: ALL, SERVICE_NO_BYPASS: ALL})
 SERVER_ONLY = _matrix({ANON: DENIED, USER_A: DENIED, USER_B: DENIED, SERVICE: ALL, SERVICE_NO_BYPASS: ALL})
+# subscription_events: a history, added to and never changed, by any role (the owner included: a trigger).
+APPEND_ONLY = {
+    **OWNER_READS,
+    "UPDATE": dict.fromkeys(ACTORS, DENIED),
+    "DELETE": dict.fromkeys(ACTORS, DENIED),
+}
 NOBODY = dict.fromkeys(("SELECT", "INSERT", "UPDATE", "DELETE"), dict.fromkeys(ACTORS, DENIED))
 
 
@@ -318,7 +324,7 @@ SPECS: dict[str, Spec] = {
         _new(id=_uuid, user_id=_owner, provider_subscription_id=None),
         expect=OWNER_READS,
     ),
-    "subscription_events": Spec("id", "status", "user_id", _new(id="-", user_id=_owner), expect=OWNER_READS),
+    "subscription_events": Spec("id", "status", "user_id", _new(id="-", user_id=_owner), expect=APPEND_ONLY),
     "credit_balances": Spec("user_id", "credits_remaining", "user_id", _new(user_id=_owner), expect=OWNER_READS),
     "credit_ledger": Spec(
         "id", "details", "user_id", _new(id="-", user_id=_owner, idempotency_key=_unique), expect=OWNER_READS

@@ -153,7 +153,11 @@ def assert_least_privilege(dsn: str) -> None:
         | {("history", "DELETE")}
     )
     service = {(name, p) for r, name, p in granted if r == "service_role" and name in tables}
-    assert service == {(t, p) for t in tables - DJANGO_TABLES for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}
+    # subscription_events is append-only (sql/triggers/subscription_events_append_only.sql): read and add only.
+    assert service == {(t, p) for t in tables - DJANGO_TABLES for p in ("SELECT", "INSERT", "UPDATE", "DELETE")} - {
+        ("subscription_events", "UPDATE"),
+        ("subscription_events", "DELETE"),
+    }
     assert not {name for r, name, p in granted if r == "service_role" and name not in tables and p == "EXECUTE"}
     columns = query(
         dsn,
