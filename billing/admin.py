@@ -32,7 +32,7 @@ from billing.models import (
 from billing.services import credits_adjust
 
 # Balances, ledger and counters change only through billing.services, with their ledger rows.
-from core.admin import EstimatedCountPaginator, ReadOnlyAdmin
+from core.admin import EstimatedCountPaginator, ReadOnlyAdmin, ServiceActionsMixin
 from tools.registry import all_tools, get_tool
 
 
@@ -105,12 +105,125 @@ class AdminSettingsAdmin(admin.ModelAdmin):
         return False
 
 
+class SubscriptionActionForm(forms.Form):
+    """What one subscription action needs: a plan (change plan, reactivate) or days (extend trial)."""
+
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), to_field_name="key", required=False)
+    days = forms.IntegerField(min_value=1, max_value=365, required=False)
+
+
+# action name -> (title, what its form asks for)
+SUBSCRIPTION_ACTIONS: dict[str, tuple[str, str]] = {
+    "change_plan": ("Change plan", "plan"),
+    "extend_trial": ("Extend trial", "days"),
+    "cancel": ("Cancel (the plan is kept until the period ends)", ""),
+    "reactivate": ("Reactivate for a new period", "plan"),
+}
+
+
+MANAGE = ["manage_subscriptions"]
+
+
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdmin):
-    list_display = ("user", "plan", "status", "current_period_end")
+class SubscriptionAdmin(ServiceActionsMixin, ReadOnlyAdmin):
+    """Read-only rows; every change is an action through billing.subscriptions, by its rules."""
+
+    list_display = ("user", "plan", "status", "current_period_end", "scheduled_plan")
     list_filter = ("status", "plan")
-    list_select_related = ("user", "plan")
-    search_fields = ("user__email",)
+    list_select_related = ("user", "plan", "scheduled_plan")
+    search_fields = ("user__email", "=provider_subscription_id")
+    actions = tuple(SUBSCRIPTION_ACTIONS)
+    readonly_fields = ("timeline",)
+
+    @admin.display(description="Events")
+    def timeline(self, subscription: Subscription) -> str:
+        """The subscription's history, newest first (its user's events: they outlive the row)."""
+        from django.utils.html import format_html, format_html_join
+
+        events = SubscriptionEvent.objects.filter(user_id=subscription.user_id).order_by("-occurred_at", "-id")[:200]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((event.occurred_at, event.event_type, event.status, event.plan_key) for event in events),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>event</th><th>status</th><th>plan</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def has_manage_subscriptions_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.change_subscription")
+
+    @admin.action(
+        description="Change plan (upgrade now, downgrade at period end)", permissions=["manage_subscriptions"]
+    )
+    def change_plan(self, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+        return self._subscription_action(request, queryset, "change_plan")
+
+    @admin.action(description="Extend trial", permissions=MANAGE)
+    def extend_trial(self, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+        return self._subscription_action(request, queryset, "extend_trial")
+
+    @admin.action(description="Cancel at period end", permissions=MANAGE)
+    def cancel(self, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+        return self._subscription_action(request, queryset, "cancel")
+
+    @admin.action(description="Reactivate for a new period", permissions=MANAGE)
+    def reactivate(self, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+        return self._subscription_action(request, queryset, "reactivate")
+
+    def _subscription_action(self, request: HttpRequest, queryset: models.QuerySet, action: str) -> HttpResponse | None:
+        """The form first; on a valid submit one service call per subscription, each refusal said."""
+        title, needs = SUBSCRIPTION_ACTIONS[action]
+        user_ids = list(queryset.values_list("user_id", flat=True)[:1000])
+        form = SubscriptionActionForm(request.POST if "apply" in request.POST else None)
+        if needs and needs in form.fields:
+            form.fields[needs].required = True
+        if "apply" in request.POST and form.is_valid():
+            self._apply(request, action, user_ids, form.cleaned_data)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "needs": needs,
+            "subscriptions": queryset.select_related("user", "plan")[:1000],
+            "selected": list(queryset.values_list("id", flat=True)[:1000]),
+            "action": action,
+        }
+        return TemplateResponse(request, "admin/billing/subscription_action.html", context)
+
+    def _apply(self, request: HttpRequest, action: str, user_ids: list[uuid.UUID], data: dict[str, Any]) -> None:
+        from billing.exceptions import IllegalSubscriptionMove, InvalidSubscription
+        from billing.subscriptions import (
+            subscription_cancel,
+            subscription_change_plan,
+            subscription_extend_trial,
+            subscription_reactivate,
+        )
+
+        actor = request.user.get_username()
+        plan_key = data["plan"].key if data.get("plan") else None
+        done = 0
+        for user_id in user_ids:
+            try:
+                if action == "change_plan":
+                    assert plan_key is not None
+                    subscription_change_plan(user_id=user_id, plan_key=plan_key, actor=actor)
+                elif action == "extend_trial":
+                    subscription_extend_trial(user_id=user_id, days=data["days"], actor=actor)
+                elif action == "cancel":
+                    subscription_cancel(user_id=user_id, actor=actor)
+                else:
+                    subscription_reactivate(user_id=user_id, plan_key=plan_key, actor=actor)
+            except (IllegalSubscriptionMove, InvalidSubscription) as refused:
+                self.message_user(request, f"User {user_id}: {refused.message}", messages.ERROR)
+                continue
+            done += 1
+        if done:
+            self.message_user(request, f"{SUBSCRIPTION_ACTIONS[action][0]}: done for {done} subscription(s).")
 
 
 @admin.register(SubscriptionEvent)

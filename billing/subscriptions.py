@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -110,6 +110,7 @@ def subscription_move(
     metadata: dict[str, Any] | None = None,
     at: datetime | None = None,
     provider_event_id: str | None = None,
+    only_from: Collection[str] | None = None,
 ) -> Moved:
     """Move the user's subscription to ``to_status`` if the rules allow it from where it is.
 
@@ -118,7 +119,8 @@ def subscription_move(
     ``trial_ends_at``: required for a move into trial.
     ``expect_period_end``: the move applies only while the current period
     ends then (the roll's guard: a period renewed by a concurrent roll is not
-    renewed twice). ``grant_plan_credits``: grant the plan's credits for the
+    renewed twice). ``only_from``: narrows the legal sources (an operator's
+    "reactivate" does not renew an active one). ``grant_plan_credits``: grant the plan's credits for the
     new period, once (a replay of the same period grants nothing).
     Raises IllegalSubscriptionMove (409) and changes nothing when the move is
     not legal from the current status (or the expected period is gone),
@@ -143,7 +145,8 @@ def subscription_move(
         changes.update(current_period_start=period.start, current_period_end=period.end)
     if trial_ends_at is not None:
         changes["trial_ends_at"] = trial_ends_at
-    movable = Subscription.objects.filter(user_id=user_id, status__in=sources_of(to_status))
+    sources = [status for status in sources_of(to_status) if only_from is None or status in only_from]
+    movable = Subscription.objects.filter(user_id=user_id, status__in=sources)
     if expect_period_end is not None:
         movable = movable.filter(current_period_end=expect_period_end)
     if not movable.update(**changes):
@@ -387,6 +390,47 @@ def subscription_change_plan(
         actor=actor or "subscriptions",
     )
     return PlanChanged(subscription=moved.subscription, when="now", credits_granted=difference if granted else 0)
+
+
+# --- What operators do (the admin's actions) ----------------------------------------------
+
+
+def subscription_extend_trial(*, user_id: uuid.UUID, days: int, actor: str = "") -> Moved:
+    """A trial ``days`` longer (from its end, or from now if it has ended): trial -> trial."""
+    if days < 1:
+        raise InvalidSubscription("A trial is extended by at least one day.")
+    now = timezone.now()
+    current = Subscription.objects.filter(user_id=user_id).values_list("trial_ends_at", flat=True).first()
+    base = max(current, now) if current else now
+    return subscription_move(
+        user_id=user_id,
+        to_status=TRIAL,
+        event_type="trial_extended",
+        trial_ends_at=base + timedelta(days=days),
+        metadata={"days": days, "actor": actor},
+        at=now,
+    )
+
+
+def subscription_cancel(*, user_id: uuid.UUID, actor: str = "") -> Moved:
+    """Cancel: the plan is kept until the period ends, then the roll expires it."""
+    return subscription_move(user_id=user_id, to_status=CANCELLED, event_type="cancelled", metadata={"actor": actor})
+
+
+def subscription_reactivate(*, user_id: uuid.UUID, plan_key: str | None = None, actor: str = "") -> Moved:
+    """Active again from now, for a new period (on ``plan_key``, or the plan it had), with that period's credits."""
+    now = timezone.now()
+    return subscription_move(
+        user_id=user_id,
+        to_status=ACTIVE,
+        event_type="reactivated",
+        plan_key=plan_key,
+        period=Period.starting(now),
+        grant_plan_credits=True,
+        metadata={"actor": actor},
+        at=now,
+        only_from=(TRIAL, PAST_DUE, CANCELLED, EXPIRED),
+    )
 
 
 # --- The roll: trials end, periods renew or lapse ------------------------------------

@@ -110,3 +110,87 @@ def test_an_operator_adds_the_settings_row_once(admin_client) -> None:
     assert created.status_code == 302
     assert AdminSettings.objects.get().feature_costs == {"pdf-merge": 2}
     assert again.status_code == 403  # the singleton: a second row would never be read
+
+
+# --- Subscriptions: every change an action through billing.subscriptions -------------------
+
+
+@pytest.fixture
+def on_basic(make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import Plan, Subscription
+
+    basic, _ = Plan.objects.update_or_create(key="basic", defaults={"name": "Basic", "credits": 30})
+    Plan.objects.update_or_create(key="pro", defaults={"name": "Pro", "credits": 100})
+    person = make_user()
+    credit_balance_open(user_id=person.id, credits=0)
+    now = timezone.now()
+    subscription, _ = Subscription.objects.update_or_create(
+        user=person,
+        defaults={
+            "plan": basic,
+            "status": "active",
+            "current_period_start": now - timedelta(days=3),
+            "current_period_end": now + timedelta(days=27),
+        },
+    )
+    return subscription
+
+
+def subscription_action(client, subscription, action: str, **fields):
+    return client.post(
+        "/admin/billing/subscription/",
+        {"action": action, "_selected_action": [subscription.pk], "apply": "1", **fields},
+        follow=True,
+    )
+
+
+def test_an_operator_moves_a_user_to_pro_and_the_timeline_shows_it(admin_client, on_basic) -> None:
+    from billing.models import Subscription
+
+    response = subscription_action(admin_client, on_basic, "change_plan", plan="pro")
+
+    assert any("done for 1 subscription" in str(m) for m in response.context["messages"])
+    moved = Subscription.objects.select_related("plan").get(pk=on_basic.pk)
+    assert moved.plan.key == "pro" and CreditBalance.objects.get(user=on_basic.user).credits_remaining == 70
+    detail = admin_client.get(f"/admin/billing/subscription/{on_basic.pk}/change/")
+    assert detail.status_code == 200 and b"upgraded" in detail.content
+
+
+def test_cancel_then_reactivate_and_a_refused_move_is_said_and_changes_nothing(admin_client, on_basic) -> None:
+    from billing.models import Subscription
+
+    subscription_action(admin_client, on_basic, "cancel")
+    assert Subscription.objects.get(pk=on_basic.pk).status == "cancelled"
+
+    refused = subscription_action(admin_client, on_basic, "extend_trial", days=7)
+    assert any("cannot become trial" in str(m) for m in refused.context["messages"])
+    assert Subscription.objects.get(pk=on_basic.pk).status == "cancelled"
+
+    subscription_action(admin_client, on_basic, "reactivate", plan="pro")
+    back = Subscription.objects.select_related("plan").get(pk=on_basic.pk)
+    assert (back.status, back.plan.key) == ("active", "pro")
+    assert CreditBalance.objects.get(user=on_basic.user).credits_remaining == 100  # the new period's credits
+
+
+def test_an_action_needing_a_plan_asks_for_it_first(admin_client, on_basic) -> None:
+    from billing.models import Subscription
+
+    response = subscription_action(admin_client, on_basic, "change_plan")
+
+    assert response.status_code == 200 and b"This field is required" in response.content
+    assert Subscription.objects.select_related("plan").get(pk=on_basic.pk).plan.key == "basic"
+
+
+def test_a_view_only_operator_cannot_move_a_subscription(viewer_client, on_basic) -> None:
+    from billing.models import Subscription
+
+    response = viewer_client.post(
+        "/admin/billing/subscription/", {"action": "cancel", "_selected_action": [on_basic.pk], "apply": "1"}
+    )
+
+    assert response.status_code == 403
+    assert Subscription.objects.get(pk=on_basic.pk).status == "active"
