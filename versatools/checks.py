@@ -210,3 +210,71 @@ def check_mail_is_delivered(app_configs: Any = None, **kwargs: Any) -> list[chec
             id="versatools.W002",
         )
     ]
+
+
+# Supabase's pooler (Supavisor) listens in transaction mode on 6543 (session
+# mode, where prepared statements work, on 5432); its hosts are *.pooler.supabase.com.
+TRANSACTION_POOLER_PORT = "6543"
+SESSION_PORT = "5432"
+
+
+@checks.register()
+def check_pooled_url_says_pgbouncer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A pooled DATABASE_URL without ?pgbouncer=true: prepared statements and server-side cursors would break.
+
+    Read from the connection settings (``versatools.config.database_from_url``
+    turns ``pgbouncer=true`` into no server-side cursors and no prepared
+    statements), so no database is needed.
+    """
+    config = connections[DEFAULT_DB_ALIAS].settings_dict
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        return []
+    host, port = str(config.get("HOST") or ""), str(config.get("PORT") or "")
+    pooled = port == TRANSACTION_POOLER_PORT or ("pooler" in host and port != SESSION_PORT)
+    told = config.get("DISABLE_SERVER_SIDE_CURSORS") and config.get("OPTIONS", {}).get("prepare_threshold", 5) is None
+    if not pooled or told:
+        return []
+    return [
+        checks.Error(
+            f"DATABASE_URL points at a connection pooler ({host}:{port}) but does not say ?pgbouncer=true: in "
+            "transaction mode prepared statements and server-side cursors fail on another server connection.",
+            hint='Append ?pgbouncer=true to DATABASE_URL (README "Configuration").',
+            id="versatools.E005",
+        )
+    ]
+
+
+_ROLE_BYPASSES_RLS = "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_app_role_does_not_bypass_rls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """In production, the role Django serves requests as should not be a superuser or bypass RLS.
+
+    The API's reads switch to ``authenticated`` for their transaction
+    (versatools.rls), where the policies hold whatever the login role is;
+    but every other query runs as the login role, and one that forgets its
+    ``user_id`` filter is then checked by nothing. A deploy check: a warning.
+    """
+    from django.conf import settings
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not settings.PRODUCTION or connection.vendor != "postgresql":
+        return []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_ROLE_BYPASSES_RLS)
+            row = cursor.fetchone()
+    except DatabaseError as exc:
+        return [checks.Warning(f"Could not read the database role: {exc}".strip(), id="versatools.W001")]
+    if not row or not row[0]:
+        return []
+    return [
+        checks.Warning(
+            "The database role the app serves requests as is a superuser or has BYPASSRLS: row level security "
+            "protects only the reads that switch to authenticated.",
+            hint="Serve requests as a role without BYPASSRLS that owns the tables (RLS is not forced on owners), "
+            "and keep a superuser for migrations only (DIRECT_URL).",
+            id="versatools.W003",
+        )
+    ]

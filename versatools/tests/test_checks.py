@@ -134,3 +134,57 @@ def test_a_policy_calling_auth_uid_bare_fails() -> None:
 )
 def test_bare_auth_calls_are_told_from_wrapped_ones(expression: str | None, bare: list[str]) -> None:
     assert bare_auth_calls(expression) == bare
+
+
+# --- The pooled URL and the app's role ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "told", "flagged"),
+    [
+        ("aws-0-eu-central-1.pooler.supabase.com", "6543", False, True),
+        ("db.internal", "6543", False, True),
+        ("aws-0-eu-central-1.pooler.supabase.com", "6000", False, True),
+        ("aws-0-eu-central-1.pooler.supabase.com", "5432", False, False),  # session mode
+        ("db.abcdefgh.supabase.co", "5432", False, False),  # direct
+        ("aws-0-eu-central-1.pooler.supabase.com", "6543", True, False),
+    ],
+)
+def test_a_pooled_url_without_pgbouncer_true_fails(monkeypatch, host, port, told, flagged) -> None:
+    from django.db import connections
+
+    from versatools.checks import check_pooled_url_says_pgbouncer
+    from versatools.config import database_from_url
+
+    url = f"postgres://app:pw@{host}:{port}/postgres" + ("?pgbouncer=true" if told else "")
+    monkeypatch.setattr(connections["default"], "settings_dict", database_from_url("DATABASE_URL", url, conn_max_age=0))
+
+    errors = check_pooled_url_says_pgbouncer()
+
+    assert [error.id for error in errors] == (["versatools.E005"] if flagged else [])
+
+
+def test_in_production_a_role_that_bypasses_rls_is_warned_about(settings) -> None:
+    from versatools.checks import check_app_role_does_not_bypass_rls
+
+    settings.PRODUCTION = True
+    assert [w.id for w in check_app_role_does_not_bypass_rls()] == ["versatools.W003"]  # the suite's superuser
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL ROLE authenticated")  # a role without BYPASSRLS, for this test's transaction
+    assert check_app_role_does_not_bypass_rls() == []
+
+    settings.PRODUCTION = False
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    assert check_app_role_does_not_bypass_rls() == []
+
+
+def test_the_pooled_url_check_runs_with_every_manage_py_check() -> None:
+    from django.core.checks import registry
+
+    from versatools.checks import check_pooled_url_says_pgbouncer
+
+    # Untagged: a check tagged "database" would run only with --database.
+    assert check_pooled_url_says_pgbouncer in registry.registry.get_checks(include_deployment_checks=False)
+    assert not getattr(check_pooled_url_says_pgbouncer, "tags", ())
