@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
+from pydantic import Field
 
-from billing.selectors import plans_active
+from accounts.auth import AuthenticatedRequest
+from billing.selectors import ledger_page, plans_active
 from billing.webhooks import SIGNATURE_HEADER, webhook_receive
 from core.schemas import with_errors
 
@@ -64,3 +68,29 @@ def billing_webhook(request: HttpRequest) -> dict[str, Any]:
         "duplicate": outcome.duplicate,
         "detail": outcome.detail,
     }
+
+
+class LedgerQuery(Schema):
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class LedgerEntryOut(Schema):
+    id: int
+    operation_type: str
+    credits: int  # positive spent, negative refunded or granted
+    details: dict[str, Any]
+    run_id: uuid.UUID | None
+    created_at: datetime
+
+
+class LedgerPageOut(Schema):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+@router.get("/ledger", response=with_errors({200: LedgerPageOut}), tags=["billing"])
+def ledger(request: AuthenticatedRequest, query: Query[LedgerQuery]) -> dict[str, Any]:
+    """The caller's credit ledger, newest first (charges, refunds, grants), keyset cursor on (created_at, id)."""
+    page = ledger_page(user_id=request.auth.id, limit=query.limit, cursor=query.cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}

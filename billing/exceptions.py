@@ -21,3 +21,10 @@ class IllegalSubscriptionMove(Conflict):
     """The subscription cannot move there from where it is (billing.subscriptions.LEGAL_MOVES); nothing changed."""
 
     code = "illegal_subscription_move"
+
+
+class LedgerListInvalid(ServiceError):
+    """A cursor of the ledger list that this API did not hand out."""
+
+    code = "invalid_input"
+    http_status = 400

@@ -5,11 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.models import AdminSettings, Plan, SubscriptionStatus
+from billing.exceptions import LedgerListInvalid
+from billing.models import AdminSettings, CreditLedgerEntry, Plan, SubscriptionStatus
+from core.cursors import cursor_decode, cursor_encode
 from core.sqlfiles import Row, run_query
 
 # Subscriptions in these states can grant their plan's limits (a trial only
@@ -156,3 +161,45 @@ def run_start_context(*, user_id: uuid.UUID, tool_id: str, default_cost: int) ->
     if row["plan_key"] is None:
         return RunStartContext(pricing=pricing, limits=default_limits())
     return RunStartContext(pricing=pricing, limits=plan_limits_from_row(row))
+
+
+# --- The caller's ledger and credits by day (GET /api/ledger, GET /api/usage) -----------------
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+LEDGER_COLUMNS = ("id", "operation_type", "credits", "details", "run_id", "created_at")
+
+
+def ledger_page(*, user_id: uuid.UUID, limit: int = 20, cursor: str | None = None) -> LedgerPage:
+    """The user's ledger, newest first (seed 001's recent usage), keyset-paginated on (created_at, id): one query.
+
+    Served by credit_ledger_user_idx (user_id, created_at DESC).
+    """
+    entries = CreditLedgerEntry.objects.filter(user_id=user_id)
+    if cursor:
+        at, entry_id = cursor_decode(cursor, key=int, invalid=LedgerListInvalid)
+        entries = entries.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=entry_id))
+    rows = list(entries.order_by("-created_at", "-id").values(*LEDGER_COLUMNS)[: limit + 1])
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = cursor_encode(at=last["created_at"], key=last["id"]) if last else None
+    return LedgerPage(items=rows[:limit], next_cursor=next_cursor)
+
+
+def credits_by_day(*, user_id: uuid.UUID, since: datetime) -> list[dict[str, Any]]:
+    """The user's ledger summed per UTC day and operation type since ``since``: one query.
+
+    ``credits`` keeps the ledger's sign (positive spent, negative refunded or
+    granted); ``entries`` counts the rows.
+    """
+    return list(
+        CreditLedgerEntry.objects.filter(user_id=user_id, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "operation_type")
+        .annotate(credits=Sum("credits"), entries=Count("id"))
+        .order_by("day", "operation_type")
+    )

@@ -3,8 +3,6 @@ would do, and the rules the Supabase Storage bucket is given."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import uuid
 from dataclasses import asdict, dataclass
@@ -18,6 +16,7 @@ from django.utils import timezone
 
 from billing.models import Plan, UsageCounter
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, default_limits, effective_plan
+from core.cursors import cursor_decode, cursor_encode
 from core.errors import NotFound
 from files import storage
 from files.exceptions import FileListInvalid
@@ -135,23 +134,6 @@ class FilePage:
     next_cursor: str | None
 
 
-def encode_file_cursor(*, created_at: datetime, object_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{object_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_file_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, object_id = raw.split("|")
-        at = datetime.fromisoformat(created_at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, uuid.UUID(object_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise FileListInvalid("The cursor is not one this API returned.") from None
-
-
 _FILE_COLUMNS = (
     "id",
     "original_name",
@@ -194,12 +176,12 @@ def storage_objects_page(
             raise FileListInvalid(f"There is no tool {tool_id!r} to filter by; known: {known}.")
         objects = objects.filter(run__tool_id=tool_id)
     if cursor:
-        created_at, object_id = decode_file_cursor(cursor)
+        created_at, object_id = cursor_decode(cursor, key=uuid.UUID, invalid=FileListInvalid)
         objects = objects.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=object_id)
     rows = list(objects.order_by("-created_at", "-id").values(*_FILE_COLUMNS)[: limit + 1])
     items = [_stored_file(row) for row in rows[:limit]]
     last = items[-1] if len(rows) > limit else None
-    next_cursor = encode_file_cursor(created_at=last.created_at, object_id=last.id) if last else None
+    next_cursor = cursor_encode(at=last.created_at, key=last.id) if last else None
     return FilePage(items=items, next_cursor=next_cursor)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from billing.selectors import PlanLimits, default_limits, plan_limits_from_row
+from core.cursors import cursor_decode, cursor_encode
 from core.sqlfiles import run_query
 from history.exceptions import InvalidRunInput
 from history.models import History, RunStatus
@@ -23,20 +22,6 @@ FINISHED_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED)
 class RunPage:
     runs: list[History]
     next_cursor: str | None
-
-
-def encode_cursor(run: History) -> str:
-    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, run_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(run_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidRunInput("The cursor is not one this API returned.") from None
 
 
 def runs_page(
@@ -63,10 +48,11 @@ def runs_page(
             raise InvalidRunInput(f"There is no tool {tool_id!r} to filter by; known: {known}.")
         runs = runs.filter(tool_id=tool_id)
     if cursor:
-        created_at, run_id = decode_cursor(cursor)
+        created_at, run_id = cursor_decode(cursor, key=uuid.UUID, invalid=InvalidRunInput)
         runs = runs.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=run_id)
     rows = list(runs.order_by("-created_at", "-id")[: limit + 1])
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = cursor_encode(at=last.created_at, key=last.id) if last else None
     return RunPage(runs=rows[:limit], next_cursor=next_cursor)
 
 

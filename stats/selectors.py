@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
@@ -14,6 +14,7 @@ from billing.models import UsageCounter
 from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
 from history.models import History
 from stats.models import ToolStatistics, UserDailyUsage
+from tools.registry import get_tool
 
 DASHBOARD_DAYS = 30
 DASHBOARD_RECENT_RUNS = 10
@@ -84,3 +85,22 @@ def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
         "recent_runs": recent,
         "daily": {"days": [since + timedelta(days=i) for i in range(DASHBOARD_DAYS)], "by_tool": series},
     }
+
+
+def runs_by_day(*, user_id: uuid.UUID, since_day: date) -> list[dict[str, Any]]:
+    """The user's runs per UTC day and tool since ``since_day``, from the daily rollup: one query.
+
+    Served by the rollup's (user, day, tool) key; the tool's display name
+    comes from the registry (a tool since removed keeps its id).
+    """
+    rows = (
+        UserDailyUsage.objects.filter(user_id=user_id, day__gte=since_day)
+        .values("day", "tool_id", "runs", "completed", "failed")
+        .order_by("day", "tool_id")
+    )
+    return [{**row, "tool_name": _tool_name(row["tool_id"])} for row in rows]
+
+
+def _tool_name(tool_id: str) -> str:
+    spec = get_tool(tool_id)
+    return spec.name if spec else tool_id
