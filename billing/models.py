@@ -194,6 +194,8 @@ class CreditLedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="credit_ledger_user_idx"),
+            # The operator dashboard's credits per day: a range of the last 30 days.
+            models.Index(fields=["created_at"], name="credit_ledger_created_idx"),
             models.Index(fields=["run_id"], name="credit_ledger_run_idx", condition=Q(run_id__isnull=False)),
         ]
 

@@ -11,10 +11,12 @@ from django.template.response import TemplateResponse
 from stats import charts
 from stats.operator_selectors import (
     OPERATOR_DAYS,
+    credits_per_day,
     expiring_soon,
     runs_per_day_per_tool,
     status_mix_per_tool,
     storage_per_tool,
+    subscriptions_per_plan_and_status,
     top_users,
 )
 
@@ -52,6 +54,8 @@ def operator_dashboard(request: HttpRequest) -> TemplateResponse:
             value_format=lambda value: str(filesizeformat(value)),
         ),
         "expiring": expiring_soon(),
+        "credits": credits_per_day(),
+        "subscriptions": subscriptions_per_plan_and_status(),
         "top_users": top,
         "top_users_chart": charts.horizontal_bar_chart(
             rows=[(row.email, row.total_used) for row in top],

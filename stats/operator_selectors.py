@@ -1,18 +1,20 @@
 """Reads for the operator dashboard (the admin's /admin/operator-dashboard/).
 
 Everything comes from the counters (``stats``), which are small whatever the
-size of ``history``, or from aggregates over indexed ranges: five queries in
-all, none a scan of the run table.
+size of ``history``, or from aggregates over indexed ranges: seven queries in
+all, none a scan of the run table or of the whole ledger.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from billing.models import CreditLedgerEntry, Subscription
 from files.models import StorageObject
 from history.models import History
 from stats.models import DailyToolUsage, ToolStatistics, UserStats
@@ -126,4 +128,75 @@ def top_users(*, limit: int = TOP_USERS) -> list[TopUser]:
     return [
         TopUser(email=row.user.email, total_used=row.total_used, last_used_at=row.last_used_at)
         for row in rows.filter(total_used__gt=0).order_by("-total_used", "user_id")[:limit]
+    ]
+
+
+@dataclass(frozen=True)
+class CreditsDay:
+    day: date
+    spent: int  # charged for runs, net of refunds
+    refunded: int
+    granted: int  # grants, plan credits and corrections, net
+
+
+def credits_per_day(*, days: int = OPERATOR_DAYS, today: date | None = None) -> list[CreditsDay]:
+    """Credits spent, refunded and granted per UTC day, oldest first: one aggregate over an index range.
+
+    The ledger's ``credit_ledger_created_idx`` keeps it a range of the last
+    ``days`` days, not a scan of the whole (ever-growing) ledger.
+    """
+    today = today or timezone.now().astimezone(UTC).date()
+    since = today - timedelta(days=days - 1)
+    sums: dict[tuple[date, str], int] = {}
+    rows = (
+        CreditLedgerEntry.objects.filter(created_at__gte=datetime.combine(since, datetime.min.time(), UTC))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values_list("day", "operation_type")
+        .annotate(total=Sum("credits"))
+    )
+    for day, operation_type, total in rows:
+        sums[(day, operation_type)] = total
+    series = []
+    for offset in range(days):
+        day = since + timedelta(days=offset)
+        refunded = -sums.get((day, "refund"), 0)
+        granted = -sum(sums.get((day, kind), 0) for kind in ("grant", "plan_credits", "correction"))
+        series.append(
+            CreditsDay(day=day, spent=sums.get((day, "tool_run"), 0) - refunded, refunded=refunded, granted=granted)
+        )
+    return series
+
+
+@dataclass(frozen=True)
+class PlanStatusCount:
+    plan: str
+    status: str
+    subscriptions: int
+    # What these subscriptions bring in a month at the plan's list price
+    # (active and past_due only: trials, cancelled and expired pay nothing).
+    monthly_cents: int
+    currency: str
+
+
+PAYING_STATUSES = ("active", "past_due")
+
+
+def subscriptions_per_plan_and_status() -> list[PlanStatusCount]:
+    """Subscriptions counted by plan and status (one row per user: small), with their monthly list revenue."""
+    rows = (
+        Subscription.objects.values("plan__name", "plan__price_monthly_cents", "plan__currency", "status")
+        .annotate(subscriptions=Count("id"))
+        .order_by("plan__sort_order", "plan__name", "status")
+    )
+    return [
+        PlanStatusCount(
+            plan=row["plan__name"],
+            status=row["status"],
+            subscriptions=row["subscriptions"],
+            monthly_cents=(row["plan__price_monthly_cents"] or 0) * row["subscriptions"]
+            if row["status"] in PAYING_STATUSES
+            else 0,
+            currency=row["plan__currency"] or "",
+        )
+        for row in rows
     ]

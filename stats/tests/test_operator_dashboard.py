@@ -73,7 +73,7 @@ def test_selectors_add_up(data) -> None:
 @pytest.mark.both_dialects
 def test_page_shows_svg_charts_in_the_admin_with_few_queries(client, data, make_user, django_assert_max_num_queries):
     client.force_login(make_user("op@example.com", is_staff=True, is_superuser=True))
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):  # the session, the user, seven selectors
         response = client.get(URL)
     page = response.content.decode()
     assert response.status_code == 200
@@ -92,3 +92,30 @@ def test_page_is_staff_only(client, make_user) -> None:
 def test_staff_without_the_view_permission_is_refused(client, make_user) -> None:
     client.force_login(make_user(is_staff=True))
     assert client.get(URL).status_code == 403
+
+
+@pytest.mark.both_dialects
+def test_credits_per_day_and_subscriptions_per_plan_add_up(make_user) -> None:
+    from billing.models import Plan, Subscription
+    from billing.services import credit_balance_open, credits_adjust
+    from stats.operator_selectors import credits_per_day, subscriptions_per_plan_and_status
+
+    pro, _ = Plan.objects.update_or_create(
+        key="pro", defaults={"name": "Pro", "credits": 100, "price_monthly_cents": 1900, "currency": "EUR"}
+    )
+    payer, lapsed = make_user(), make_user()
+    for person, status in ((payer, "active"), (lapsed, "cancelled")):
+        credit_balance_open(user_id=person.id, credits=10)
+        Subscription.objects.update_or_create(user=person, defaults={"plan": pro, "status": status})
+    finished(payer, "a")  # pdf-merge: 2 credits
+    finished(payer, "b", fail=True)  # charged, then refunded
+    credits_adjust(user_id=lapsed.id, delta=5, reason="sorry", idempotency_key="g")
+
+    today = credits_per_day()[-1]
+    counts = {
+        (row.plan, row.status): (row.subscriptions, row.monthly_cents) for row in subscriptions_per_plan_and_status()
+    }
+
+    # Granted: the two opening balances (10 each, ledger grants) and the 5.
+    assert (today.spent, today.refunded, today.granted) == (2, 2, 25)
+    assert counts[("Pro", "active")] == (1, 1900) and counts[("Pro", "cancelled")] == (1, 0)
