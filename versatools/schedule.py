@@ -45,6 +45,13 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": 60 * MINUTE,
             "options": {"expires": 60 * MINUTE},
         },
+        # Seed 002: a daily database backup to BACKUP_STORAGE, copies older than
+        # BACKUP_RETENTION_DAYS pruned (versatools/backups.py); a no-op while unset.
+        "database-backup-daily": {
+            "task": "versatools.tasks.backup_database",
+            "schedule": crontab(minute=31, hour=2),
+            "options": {"expires": 6 * 60 * MINUTE},
+        },
         # Seed 003: expired sessions leave the django_session table (clearsessions).
         "sessions-clear-expired": {
             "task": "versatools.tasks.clear_expired_sessions",

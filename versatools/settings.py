@@ -125,6 +125,12 @@ assert _database_url is not None
 DATABASES = {"default": database_from_url("DATABASE_URL", _database_url, conn_max_age=CONN_MAX_AGE)}
 _direct_url = env_str("DIRECT_URL")
 DIRECT_DATABASE = database_from_url("DIRECT_URL", _direct_url, conn_max_age=0) if _direct_url else None
+# Daily backups (versatools/backups.py): where they go (s3://bucket/prefix, with
+# the S3 settings below, or a folder; unset: none), how long copies are kept,
+# and the URL pg_dump reads (a session, never the pooler).
+BACKUP_STORAGE = env_str("BACKUP_STORAGE", "") or ""
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 7, minimum=1)
+BACKUP_DATABASE_URL = env_str("BACKUP_DATABASE_URL", "") or _direct_url or _database_url
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -10,3 +10,13 @@ from django.core.management import call_command
 @shared_task(name="versatools.tasks.clear_expired_sessions", acks_late=True)
 def clear_expired_sessions() -> None:
     call_command("clearsessions")
+
+
+# Not acknowledged late: a dump redelivered after a lost worker would run twice
+# (a second copy, pruned in time), while the next day's run covers a lost one.
+@shared_task(name="versatools.tasks.backup_database")
+def backup_database() -> dict[str, object]:
+    from versatools.backups import backup_run
+
+    result = backup_run()
+    return {"name": result.name, "size": result.size, "pruned": result.pruned, "skipped": result.skipped}

@@ -26,6 +26,7 @@ def test_every_entry_expires_before_its_next_run():
         "sessions-clear-expired",
         "storage-reconcile-weekly",
         "subscriptions-roll",
+        "database-backup-daily",
     }
     for name, entry in schedule.items():
         expires = entry["options"]["expires"]

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from files.tests.conftest import s3_server, s3_storage  # noqa: F401
+
 # pg_dump, restores and scratch databases in subprocesses.
 pytestmark = pytest.mark.slow
 
@@ -118,3 +120,71 @@ def test_backup_refuses_the_pooled_url(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "direct URL" in result.stderr
     assert not (tmp_path / "x.dump").exists()
+
+
+# --- On a schedule: versatools/backups.py (the beat task and the commands) ----------------------
+
+
+def seeded(url: str) -> None:
+    env = clean_env(DATABASE_URL=url, LOG_LEVEL="WARNING")
+    for argv in (("migrate", "--noinput", "-v0"), ("seed_demo", "--users", "3", "--runs", "40", "--files", "0")):
+        result = run(sys.executable, "manage.py", *argv, env=env)
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["folder", "s3"])
+def test_the_daily_backup_keeps_a_week_and_the_newest_restores(databases, settings, request, where) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.core.files.base import ContentFile
+
+    from versatools.backups import backup_restore_latest, backup_run, backup_storage, backups_list
+
+    source, target, dump = databases
+    seeded(source)
+    if where == "s3":
+        s3 = request.getfixturevalue("s3_storage")  # the app's own bucket; backups get one of their own
+        s3.server.create_bucket("vt-backups")
+        settings.BACKUP_STORAGE = "s3://vt-backups/daily"
+    else:
+        settings.BACKUP_STORAGE = str(dump.parent / "backups")
+    settings.BACKUP_DATABASE_URL = source
+    settings.BACKUP_RETENTION_DAYS = 7
+    storage = backup_storage()
+    now = datetime(2026, 12, 1, 2, 31, tzinfo=UTC)
+    for days in (9, 8, 3):  # two past the week, one within it
+        storage.save((now - timedelta(days=days)).strftime("versatools-%Y%m%dT%H%M%SZ.dump"), ContentFile(b"old"))
+    storage.save("notes.txt", ContentFile(b"not a backup: never listed, never pruned"))
+
+    result = backup_run(now=now)
+
+    assert result.name == "versatools-20261201T023100Z.dump" and result.size > 1000
+    assert sorted(result.pruned) == ["versatools-20261122T023100Z.dump", "versatools-20261123T023100Z.dump"]
+    assert [name for _, name in backups_list(storage)] == [
+        "versatools-20261128T023100Z.dump",
+        "versatools-20261201T023100Z.dump",
+    ]
+    assert storage.exists("notes.txt")
+
+    assert backup_restore_latest(database_url=target) == result.name
+    assert catalog(target) == catalog(source)
+
+
+@pytest.mark.django_db
+def test_the_backup_commands_say_what_is_wrong_in_one_line(databases, settings, s3_storage) -> None:  # noqa: F811
+    from django.core.management import CommandError, call_command
+
+    source, target, dump = databases
+    settings.BACKUP_STORAGE = ""
+    with pytest.raises(CommandError, match="Nothing backed up: BACKUP_STORAGE is not set"):
+        call_command("backup_database")
+    settings.BACKUP_STORAGE = f"s3://{s3_storage.bucket}/backups"  # the app's own files: reconcile would eat them
+    with pytest.raises(CommandError, match="reconcile would delete the backups"):
+        call_command("backup_database")
+    settings.BACKUP_STORAGE = str(dump.parent / "empty")
+    settings.BACKUP_DATABASE_URL = "postgres://u@127.0.0.1:6432/db?pgbouncer=true"
+    with pytest.raises(CommandError, match="direct URL"):
+        call_command("backup_database")
+    with pytest.raises(CommandError, match="There is no backup"):
+        call_command("restore_latest_backup", target)
