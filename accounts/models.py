@@ -43,6 +43,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     image = models.URLField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the operator admin.")
+    # The user's id at an outside identity or billing provider (seed 001's
+    # clerkId; a payment event names its customer by it). The user may read
+    # their own (sql/rls/users_external_id.sql); only the server writes it.
+    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,7 +9,8 @@ verifies.
 The event, one JSON shape for every provider::
 
     {"id": "evt_123", "type": "payment.succeeded", "created": 1764590000,
-     "data": {"user_id": "<users.id>" | "subscription_id": "<provider subscription id>",
+     "data": {"user_id": "<users.id>" | "customer_id": "<users.external_id>"
+                  | "subscription_id": "<provider subscription id>",
               "plan": "<plan key>" | "plan_external_id": "<plans.external_id>",
               "period_start": "<ISO 8601>", "period_end": "<ISO 8601>"}}
 
@@ -86,6 +87,7 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     user_id: uuid.UUID | None = None
+    customer_id: str | None = Field(default=None, max_length=255)
     subscription_id: str | None = Field(default=None, max_length=255)
     plan: str | None = Field(default=None, max_length=32)
     plan_external_id: str | None = Field(default=None, max_length=100)
@@ -94,8 +96,8 @@ class EventData(BaseModel):
 
     @model_validator(mode="after")
     def _names_someone(self) -> EventData:
-        if self.user_id is None and not self.subscription_id:
-            raise ValueError("data names neither user_id nor subscription_id")
+        if self.user_id is None and not self.customer_id and not self.subscription_id:
+            raise ValueError("data names none of user_id, customer_id, subscription_id")
         if (self.period_start is None) != (self.period_end is None):
             raise ValueError("period_start and period_end come together")
         if self.period_start is not None and self.period_end is not None and self.period_end <= self.period_start:
@@ -235,10 +237,12 @@ def _locked_subscription(data: EventData) -> Subscription:
     found = Subscription.objects.select_for_update()
     if data.user_id is not None:
         subscription = found.filter(user_id=data.user_id).first()
+    elif data.customer_id:
+        subscription = found.filter(user__external_id=data.customer_id).first()
     else:
         subscription = found.filter(provider_subscription_id=data.subscription_id).first()
     if subscription is None:
-        raise UnknownSubscriber("No subscription of this event's user_id or subscription_id.")
+        raise UnknownSubscriber("No subscription of this event's user_id, customer_id or subscription_id.")
     return subscription
 
 

@@ -202,3 +202,12 @@ def test_one_event_delivered_eight_times_at_once_is_applied_once(make_user, sett
     assert CreditBalance.objects.get(user=person).credits_remaining == 100
     assert CreditLedgerEntry.objects.filter(user=person, operation_type="plan_credits").count() == 1
     assert SubscriptionEvent.objects.filter(provider_event_id="evt_race").count() == 1
+
+
+def test_an_event_may_name_its_customer_by_the_users_external_id(client, subscriber) -> None:
+    subscriber.external_id = "user_2abcClerk"
+    subscriber.save(update_fields=["external_id"])
+
+    response = deliver(client, event("payment.failed", customer_id="user_2abcClerk", subscription_id=None))
+
+    assert response.json()["applied"] is True and state(subscriber)[0] == "past_due"

@@ -1,0 +1,1 @@
+REVOKE SELECT (external_id) ON public.users FROM authenticated;
