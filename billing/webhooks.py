@@ -56,6 +56,8 @@ from core.errors import NotFound, ServiceError
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Billing-Signature"
+# The events that only move the status (the others also name a period or a plan).
+STATUS_OF_EVENT = {"payment.failed": PAST_DUE, "subscription.cancelled": CANCELLED}
 
 
 class WebhooksNotConfigured(ServiceError):
@@ -198,19 +200,10 @@ def _apply(event: Event, payload: dict[str, Any]) -> WebhookOutcome:
                 at=occurred,
                 provider_event_id=event.id,
             )
-        elif event.type == "payment.failed":
+        elif event.type in STATUS_OF_EVENT:
             subscription_move(
                 user_id=subscription.user_id,
-                to_status=PAST_DUE,
-                event_type=event.type,
-                metadata=metadata,
-                at=occurred,
-                provider_event_id=event.id,
-            )
-        elif event.type == "subscription.cancelled":
-            subscription_move(
-                user_id=subscription.user_id,
-                to_status=CANCELLED,
+                to_status=STATUS_OF_EVENT[event.type],
                 event_type=event.type,
                 metadata=metadata,
                 at=occurred,
