@@ -1,4 +1,4 @@
-"""/api/dashboard latency with 10,000 and with 1,000,000 history rows (1,000 users).
+"""/api/dashboard latency with 10,000 and with 1,000,000 history rows (1,000 users); /api/usage and /api/ledger too.
 
 Beside it, in the same process and run, a bare view that does one SELECT 1
 through the same middleware: the floor of a request here. Requests go through
@@ -82,11 +82,29 @@ def main() -> None:
         # rls_api_reads looks rls_as_user up in its module at each request.
         versatools.rls.rls_as_user = rls_as_user if enabled else without_rls
 
-    def statements_of(client) -> list[dict]:
+    def statements_of(client, endpoint: str = "/api/dashboard") -> list[dict]:
         reset_queries()  # the request_started signal empties the log; start from empty too
         with CaptureQueriesContext(connection) as queries:
-            assert client.get("/api/dashboard").status_code == 200
+            assert client.get(endpoint).status_code == 200
         return [q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+
+    # The analytics endpoints of the same user: their query count must not grow with the data.
+    analytics = ("/api/usage?days=30", "/api/ledger?limit=20")
+
+    def measure_analytics(client) -> dict[str, tuple[float, float, int]]:
+        figures = {}
+        for endpoint in analytics:
+            samples = []
+            for _ in range(args.requests // 4):
+                started = time.perf_counter()
+                assert client.get(endpoint).status_code == 200
+                samples.append((time.perf_counter() - started) * 1000)
+            figures[endpoint] = (
+                statistics.median(samples),
+                percentile(samples, 0.95),
+                len(statements_of(client, endpoint)),
+            )
+        return figures
 
     module = type(sys)("bench_urls")
     module.urlpatterns = [path("bench/select1", select_one), *versatools.urls.urlpatterns]
@@ -125,6 +143,8 @@ def main() -> None:
                 started = time.perf_counter()
                 client.get("/bench/select1")
                 bare.append((time.perf_counter() - started) * 1000)
+            wrap(True)
+            analytics_figures = measure_analytics(client)
         result = {
             "rows": History.objects.count(),
             "user_runs": heaviest["n"],
@@ -147,6 +167,8 @@ def main() -> None:
             f"{result['plain_queries']} queries, no transaction | RLS costs p50 "
             f"{result['p50'] - result['plain_p50']:+.2f} ms, p95 {result['p95'] - result['plain_p95']:+.2f} ms"
         )
+        for endpoint, (p50, p95, queries) in analytics_figures.items():
+            print(f"  {'':>10} {endpoint}: p50 {p50:6.2f} ms p95 {p95:6.2f} ms, {queries} queries")
         return result
 
     print(f"dashboard, {args.users} users, {args.requests} requests each")

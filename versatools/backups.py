@@ -99,7 +99,8 @@ def backup_run(*, now: datetime | None = None) -> BackupResult:
     name = now.strftime(NAME_FORMAT)
     with tempfile.TemporaryDirectory(prefix="versatools-backup-") as work:
         dump = Path(work) / name
-        _script("backup.sh", _database_url(), str(dump), *_dump_options())
+        url = _database_url()
+        _script("backup.sh", url, str(dump), *_dump_options(url))
         size = dump.stat().st_size
         with dump.open("rb") as content:
             saved = storage.save(name, File(content))
@@ -141,18 +142,23 @@ def _database_url() -> str:
     url = settings.BACKUP_DATABASE_URL
     if not url.startswith(("postgres://", "postgresql://")):
         raise BackupFailed("Backups need PostgreSQL: set DIRECT_URL (or BACKUP_DATABASE_URL) to its direct URL.")
+    if "pgbouncer=true" in url:  # pg_dump needs a session (scripts/backup.sh refuses it too)
+        raise BackupFailed("Back up through the direct URL (DIRECT_URL or BACKUP_DATABASE_URL), not the pooler.")
     return url
 
 
-def _dump_options() -> list[str]:
-    """On Supabase (its auth.users exists) only public is ours: auth and storage come back with the project."""
-    from django.db import connection
+def _dump_options(url: str) -> list[str]:
+    """On Supabase (its auth.users exists) only public is ours: auth and storage come back with the project.
 
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('auth.users') IS NOT NULL")
-        [[supabase]] = cursor.fetchall()
+    Asked of the database being dumped, through the same URL.
+    """
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            [supabase] = conn.execute("SELECT to_regclass('auth.users') IS NOT NULL").fetchone() or [False]
+    except psycopg.Error as error:
+        raise BackupFailed(f"Cannot reach the database to back up: {str(error).strip().splitlines()[0]}") from None
     return ["--schema", "public"] if supabase else []
 
 

@@ -132,7 +132,6 @@ def seeded(url: str) -> None:
         assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("where", ["folder", "s3"])
 def test_the_daily_backup_keeps_a_week_and_the_newest_restores(databases, settings, request, where) -> None:
     from datetime import UTC, datetime, timedelta
@@ -171,7 +170,6 @@ def test_the_daily_backup_keeps_a_week_and_the_newest_restores(databases, settin
     assert catalog(target) == catalog(source)
 
 
-@pytest.mark.django_db
 def test_the_backup_commands_say_what_is_wrong_in_one_line(databases, settings, s3_storage) -> None:  # noqa: F811
     from django.core.management import CommandError, call_command
 
