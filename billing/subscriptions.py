@@ -465,7 +465,7 @@ class _Due:
     scheduled_plan_key: str | None = None
 
 
-def _due_moves(due: _Due, *, now: datetime, grace: timedelta) -> list[tuple[str, dict[str, Any]]]:
+def _due_moves(due: _Due, *, now: datetime) -> list[tuple[str, dict[str, Any]]]:
     """What the roll does to one due subscription: the moves in order (a renewal may need several periods)."""
     if due.status == TRIAL:
         return [(EXPIRED, {"event_type": "trial_ended"})]
@@ -528,7 +528,7 @@ def subscriptions_roll(*, now: datetime | None = None, dry_run: bool = False, li
     grace = timedelta(days=settings.SUBSCRIPTION_GRACE_DAYS)
     result = RollResult()
     for due in _due_subscriptions(now=now, grace=grace, limit=limit):
-        moves = _due_moves(due, now=now, grace=grace)
+        moves = _due_moves(due, now=now)
         if dry_run:
             result.due.extend(
                 {"user_id": str(due.user_id), "from": due.status, "to": to_status, "event": options["event_type"]}

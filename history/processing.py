@@ -262,7 +262,8 @@ def run_process(*, run_id: uuid.UUID) -> None:
             backend = storage.backend_for(obj.provider, obj.bucket)
             content = storage.open_for_read(backend=backend, key=obj.key)
             opened.append(ToolInput(name=obj.original_name, content_type=obj.content_type, size=obj.size, file=content))
-            _check_unchanged(opened[-1], stored_size=content.size)
+            if obj.upload_writable_until is not None:  # only a signed target can rewrite a checked file
+                _check_unchanged(opened[-1], stored_size=content.size)
         if not opened:
             raise ToolInputError("The run has no input file.")
         output = tool.process(opened)
@@ -316,7 +317,8 @@ def _check_unchanged(source: ToolInput, *, stored_size: int) -> None:
     object can be written again after the start checked it (with a storage
     that does not enforce the target's size, larger too). Before a tool sees
     it, the worker compares its size in storage (``stored_size``; S3: a
-    HEAD, before any byte is read) and sniffs the 8 KB it reads anyway.
+    HEAD, before any byte is read) and sniffs the 8 KB it reads anyway. Files
+    the app wrote itself (no signed target) cannot change and are not asked.
     """
     if stored_size != source.size:
         raise ToolInputError(
