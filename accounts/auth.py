@@ -27,6 +27,12 @@ class AuthenticatedRequest(HttpRequest):
     auth: User
 
 
+class SignedInRequest(HttpRequest):
+    """A page request past ``login_required``: ``user`` is the signed-in person (for type checking only)."""
+
+    user: User
+
+
 class InvalidToken(ServiceError):
     code = "invalid_token"
     http_status = 401

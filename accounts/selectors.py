@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from allauth.account.models import EmailAddress
+
+from accounts.models import User
 from core.sqlfiles import run_query
 
 
@@ -18,3 +22,18 @@ def email_is_verified(*, user_id: uuid.UUID) -> bool:
     """
     [row] = run_query("email_verified", {"user_id": user_id})
     return bool(row["verified"])
+
+
+def account_profile_export(*, user_id: uuid.UUID) -> dict[str, Any]:
+    """The person's own record and addresses, for their data export (no password hash): two queries.
+
+    The other apps add their part (``billing.selectors.billing_export``,
+    ``history.selectors.runs_export``, ``files.selectors.files_export``);
+    the account page's export composes them.
+    """
+    return {
+        "user": User.objects.values("id", "email", "name", "image", "external_id", "created_at").get(id=user_id),
+        "email_addresses": list(
+            EmailAddress.objects.filter(user_id=user_id).values("email", "verified", "primary").order_by("email")
+        ),
+    }

@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 from django.db import connections, transaction
 
 from accounts.models import User
+from core.errors import ServiceError
 from core.sqlfiles import read_sql
 
 
@@ -127,3 +128,30 @@ def emails_create_verified(*, addresses: Iterable[tuple[uuid.UUID, str]]) -> int
     ]
     EmailAddress.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+class AccountNotDeletable(ServiceError):
+    code = "account_not_deletable"
+    http_status = 409
+
+
+@transaction.atomic
+def account_delete(*, user_id: uuid.UUID) -> bool:
+    """Delete a person's account and everything of theirs; whether there was one to delete.
+
+    One transaction: the user row and, by their cascading foreign keys, their
+    runs, files, balance, ledger, subscription and addresses. Each file row
+    deleted owes its blob a delete (``sql/triggers/storage_objects_deleted.sql``),
+    which the cleanup task carries out after the commit, so nothing is left in
+    storage. Subscription events stay (append-only; user_id as plain data).
+    A run a worker holds fails its own finish: its row is gone, and the
+    worker deletes what it wrote. Operators (superusers) are deleted in the
+    admin, never from the account page, so the last one cannot lock everyone out.
+    """
+    user = User.objects.select_for_update().filter(id=user_id).first()
+    if user is None:
+        return False
+    if user.is_superuser:
+        raise AccountNotDeletable("An operator account is deleted by another operator in the admin.")
+    user.delete()
+    return True

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.errors import Conflict, ServiceError
 
 
@@ -9,8 +11,14 @@ class InsufficientCredits(ServiceError):
 
 
 class QuotaExceeded(ServiceError):
+    """A usage window is used up; ``resets_at`` is when it starts again (None for the standing storage quota)."""
+
     code = "quota_exceeded"
     http_status = 429
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at
 
 
 class InvalidSubscription(ServiceError):

@@ -13,7 +13,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.exceptions import LedgerListInvalid
-from billing.models import AdminSettings, CreditLedgerEntry, Plan, SubscriptionStatus
+from billing.models import (
+    AdminSettings,
+    CreditBalance,
+    CreditLedgerEntry,
+    Plan,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from core.cursors import cursor_decode, cursor_encode
 from core.sqlfiles import Row, run_query
 
@@ -137,12 +145,18 @@ class ToolPricing:
 
 
 def tool_pricing(*, tool_id: str, default_cost: int) -> ToolPricing:
-    """The operator's cost and switch for a tool (AdminSettings), falling back to code defaults."""
+    """The operator's cost and switch for a tool (AdminSettings, its Feature), falling back to code defaults.
+
+    The same rule as ``run_start_context.sql``, which the hot path uses.
+    """
+    from tools.models import Feature  # tools reads billing's settings; billing only asks this
+
+    switched_off = Feature.objects.filter(tool_id=tool_id, active=False).exists()
     admin = AdminSettings.objects.filter(pk=AdminSettings.SINGLETON_ID).only("feature_costs", "disabled_tools").first()
     if admin is None:
-        return ToolPricing(cost=default_cost, enabled=True)
+        return ToolPricing(cost=default_cost, enabled=not switched_off)
     cost = admin.feature_costs.get(tool_id, default_cost)
-    return ToolPricing(cost=int(cost), enabled=tool_id not in admin.disabled_tools)
+    return ToolPricing(cost=int(cost), enabled=tool_id not in admin.disabled_tools and not switched_off)
 
 
 @dataclass(frozen=True)
@@ -203,3 +217,24 @@ def credits_by_day(*, user_id: uuid.UUID, since: datetime) -> list[dict[str, Any
         .annotate(credits=Sum("credits"), entries=Count("id"))
         .order_by("day", "operation_type")
     )
+
+
+EXPORT_EVENT_COLUMNS = ("plan_key", "status", "event_type", "occurred_at", "metadata")
+
+
+def billing_export(*, user_id: uuid.UUID) -> dict[str, Any]:
+    """The person's subscription, its events, their balance and whole ledger, for their data export: four queries."""
+    subscription = (
+        Subscription.objects.filter(user_id=user_id)
+        .values("plan__key", "plan__name", "status", "current_period_start", "current_period_end", "trial_ends_at")
+        .first()
+    )
+    events = SubscriptionEvent.objects.filter(user_id=user_id).order_by("occurred_at", "id")
+    ledger = CreditLedgerEntry.objects.filter(user_id=user_id).order_by("created_at", "id")
+    balance = CreditBalance.objects.filter(user_id=user_id).values_list("credits_remaining", flat=True).first()
+    return {
+        "subscription": subscription,
+        "subscription_events": list(events.values(*EXPORT_EVENT_COLUMNS)),
+        "credits_remaining": balance,
+        "credit_ledger": list(ledger.values(*LEDGER_COLUMNS)),
+    }

@@ -232,8 +232,10 @@ def usage_consume(
     """
     if amount < 0:
         raise ValueError("Usage only grows; use usage_release_at to give some back.")
+    # The storage quota is one window for all time: it has no reset to name.
+    resets_at = None if window_end >= STORAGE_WINDOW[1] else window_end
     if limit is not None and amount > limit:
-        raise QuotaExceeded(f"The {metric} limit of {limit} for this period would be exceeded.")
+        raise QuotaExceeded(f"The {metric} limit of {limit} for this period would be exceeded.", resets_at=resets_at)
     rows = run_query(
         "usage_counter_consume",
         {
@@ -246,7 +248,7 @@ def usage_consume(
         },
     )
     if not rows:
-        raise QuotaExceeded(f"The {metric} limit of {limit} for this period is used up.")
+        raise QuotaExceeded(f"The {metric} limit of {limit} for this period is used up.", resets_at=resets_at)
     return int(rows[0]["count"])
 
 

@@ -259,3 +259,11 @@ def storage_bucket_rules(*, plans: QuerySet[Any] | None = None) -> BucketRules:
         file_size_limit=max(default_limits().max_file_bytes, largest_plan or 0),
         allowed_mime_types=sorted(allowed_types()),
     )
+
+
+EXPORT_FILE_COLUMNS = ("id", "run_id", "role", "original_name", "content_type", "size", "created_at", "expires_at")
+
+
+def files_export(*, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """What the person has stored (names, types, sizes, expiry; not the bytes), for their data export: one query."""
+    return list(StorageObject.objects.filter(user_id=user_id).order_by("created_at", "id").values(*EXPORT_FILE_COLUMNS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -108,3 +109,27 @@ def run_submit_caller(*, user_id: uuid.UUID) -> RunSubmitCaller:
     [row] = run_query("run_submit_caller", {"user_id": user_id, "now": timezone.now()})
     limits = default_limits() if row["plan_key"] is None else plan_limits_from_row(row)
     return RunSubmitCaller(limits=limits, email_verified=bool(row["email_verified"]))
+
+
+EXPORT_RUN_COLUMNS = (
+    "id",
+    "tool_id",
+    "tool_name",
+    "status",
+    "input_file_name",
+    "output_file_name",
+    "metadata",
+    "error_message",
+    "bytes_in",
+    "bytes_out",
+    "credits_charged",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "expires_at",
+)
+
+
+def runs_export(*, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every run of the person, oldest first, for their data export: one query."""
+    return list(History.objects.filter(user_id=user_id).order_by("created_at", "id").values(*EXPORT_RUN_COLUMNS))

@@ -3,6 +3,13 @@
 # both when missing (CI runs as root on a clean machine). Nothing is
 # downloaded at test time.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# axe-core, the accessibility checker the page tests inject (package-lock.json pins it).
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+    echo "Installing axe-core (npm ci) ..."
+    npm ci --no-audit --no-fund --silent
+fi
 
 if command -v chromium >/dev/null && [ -x /usr/bin/chromedriver ]; then
     exit 0

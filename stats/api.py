@@ -32,6 +32,8 @@ class PlanOut(Schema):
     runs_per_window: int | None
     usage_window: str
     retention_hours: int
+    runs_used: int
+    window_resets_at: datetime
 
 
 class SubscriptionOut(Schema):
@@ -58,6 +60,7 @@ class DashboardOut(Schema):
     storage: StorageOut
     recent_runs: list[RunOut]
     daily: DailyOut
+    tool_names: dict[str, str]
 
 
 class ToolStatisticsOut(Schema):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import UsageCounter
-from billing.selectors import STORAGE_METRIC, STORAGE_WINDOW, effective_plan
+from billing.selectors import RUNS_METRIC, STORAGE_METRIC, STORAGE_WINDOW, effective_plan, usage_window_bounds
 from history.models import History
 from stats.models import ToolStatistics, UserDailyUsage
 from tools.registry import get_tool
@@ -27,30 +27,35 @@ def tool_statistics_all() -> list[ToolStatistics]:
 def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything one Bento grid needs, in four queries whatever the data size.
 
-    1. the user with statistics, balance and subscription (joins) and their
-       storage counter (a subquery), 2. their effective plan (the rule every
-       limit check uses), 3. the newest runs (an index range), 4. the per-day
-       rows of the last 30 days (an index range).
+    1. their effective plan (the rule every limit check uses), 2. the user
+       with statistics, balance and subscription (joins) and their storage
+       and current-window run counters (subqueries), 3. the newest runs (an
+       index range), 4. the per-day rows of the last 30 days (an index range).
     """
+    # What is enforced, not what the subscription names: a cancelled Pro user is on Free.
+    now = timezone.now()
+    plan = effective_plan(user_id=user_id, at=now)
+    limits, plan_name = plan.limits, plan.name
+    window_start, window_end = usage_window_bounds(window=limits.usage_window, at=now)
     storage_used = UsageCounter.objects.filter(
         user_id=OuterRef("id"), metric=STORAGE_METRIC, window_start=STORAGE_WINDOW[0]
+    ).values("count")[:1]
+    runs_used = UsageCounter.objects.filter(
+        user_id=OuterRef("id"), metric=RUNS_METRIC, window_start=window_start
     ).values("count")[:1]
     user = (
         User.objects.select_related("stats", "credit_balance", "subscription")
         .defer("password")  # not readable by the authenticated role (sql/rls/accounts.sql)
-        .annotate(storage_used=Subquery(storage_used))
+        .annotate(storage_used=Subquery(storage_used), runs_used=Subquery(runs_used))
         .get(id=user_id)
     )
     stats = getattr(user, "stats", None)
     balance = getattr(user, "credit_balance", None)
     subscription = getattr(user, "subscription", None)
-    # What is enforced, not what the subscription names: a cancelled Pro user is on Free.
-    plan = effective_plan(user_id=user_id)
-    limits, plan_name = plan.limits, plan.name
 
     recent = list(History.objects.filter(user_id=user_id).order_by("-created_at", "-id")[:DASHBOARD_RECENT_RUNS])
 
-    today = timezone.now().date()
+    today = now.date()
     since = today - timedelta(days=DASHBOARD_DAYS - 1)
     series: dict[str, list[int]] = {}
     for day, tool_id, runs in UserDailyUsage.objects.filter(user_id=user_id, day__gte=since).values_list(
@@ -71,6 +76,8 @@ def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
             "runs_per_window": limits.runs_per_window,
             "usage_window": limits.usage_window,
             "retention_hours": limits.retention_hours,
+            "runs_used": user.runs_used or 0,
+            "window_resets_at": window_end,
         },
         "subscription": (
             {
@@ -84,6 +91,10 @@ def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:
         "storage": {"used_bytes": user.storage_used or 0, "limit_bytes": limits.storage_bytes},
         "recent_runs": recent,
         "daily": {"days": [since + timedelta(days=i) for i in range(DASHBOARD_DAYS)], "by_tool": series},
+        # Names for the ids above (the per-tool totals and series), from the registry.
+        "tool_names": {
+            tool_id: _tool_name(tool_id) for tool_id in {*series, *(stats.tools_breakdown if stats else {})}
+        },
     }
 
 

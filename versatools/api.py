@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -45,7 +46,14 @@ def error_response(request: HttpRequest, status: int, code: str, detail: Any) ->
 
 @api.exception_handler(ServiceError)
 def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-    response = error_response(request, exc.http_status, exc.code, exc.message)
+    resets_at = getattr(exc, "resets_at", None)
+    if resets_at is None:
+        response = error_response(request, exc.http_status, exc.code, exc.message)
+    else:
+        # A used-up usage window (429): when to come back, for people and for clients.
+        body = {"error": exc.code, "detail": exc.message, "resets_at": resets_at}
+        response = api.create_response(request, body, status=exc.http_status)
+        response["Retry-After"] = str(max(1, int((resets_at - timezone.now()).total_seconds())))
     if exc.http_status == 503:
         response["Retry-After"] = "1"
     return response
@@ -97,11 +105,13 @@ def _register_routers() -> None:
     from files.api import router as files_router
     from history.api import router as history_router
     from stats.api import router as stats_router
+    from tools.api import router as tools_router
 
     api.add_router("", history_router)
     api.add_router("", stats_router)
     api.add_router("", billing_router)
     api.add_router("", files_router)
+    api.add_router("", tools_router)
 
 
 _register_routers()

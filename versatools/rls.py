@@ -122,3 +122,26 @@ def _evaluated(result: Any) -> Any:
     if isinstance(result, list | tuple):
         return type(result)(_evaluated(item) for item in result)
     return result
+
+
+def rls_page_reads(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a signed-in person's page GET under :func:`rls_as_user` as them (the pages' twin of rls_api_reads).
+
+    Applied to the pages people use in ``versatools.urls``. The session and
+    the user are loaded first, as Django's own role (``authenticated`` may read
+    neither ``django_session`` nor ``users.password``); then the view, its
+    selectors and its template run as the person, so a page that forgot a
+    filter still shows only their rows. A visitor's page (the hub, the plans)
+    reads only the public catalog and runs as Django's role; unsafe methods
+    pass through to the services, like the API's.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        user = request.user
+        if request.method not in SAFE_METHODS or not user.is_authenticated:
+            return view(request, *args, **kwargs)
+        with rls_as_user(user.pk):
+            return view(request, *args, **kwargs)
+
+    return wrapped

@@ -37,6 +37,7 @@ from billing.models import (
 from files.models import StorageDeletion, StorageObject
 from history.models import History
 from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+from tools.models import Feature
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +140,8 @@ def world(db: Any) -> World:
     a, b = users["A"], users["B"]
     active = Plan.objects.create(key="rls-active", name="Active", credits=10, active=True)
     Plan.objects.create(key="rls-retired", name="Retired", credits=10, active=False)
+    Feature.objects.create(tool_id="rls-offered", name="Offered", active=True)
+    Feature.objects.create(tool_id="rls-switched-off", name="Switched off", active=False)
     ToolStatistics.objects.create(tool_id="rls-tool", runs=3)
     DailyToolUsage.objects.create(day=now.date(), tool_id="rls-tool", runs=3)
     AdminSettings.objects.get_or_create(id=AdminSettings.SINGLETON_ID)
@@ -316,6 +319,14 @@ SPECS: dict[str, Spec] = {
         None,
         _new(id=_uuid, key=_unique, external_id=None),
         expect=_matrix({ANON: ACTIVE, USER_A: ACTIVE, USER_B: ACTIVE, SERVICE: ALL, SERVICE_NO_BYPASS: ALL}),
+    ),
+    "features": Spec(
+        "id",
+        "name",
+        None,
+        _new(id=_uuid, tool_id=_unique),
+        # Switched-off rows too: a row is what says a tool is off (sql/rls/tools.sql).
+        expect=_matrix({ANON: ALL, USER_A: ALL, USER_B: ALL, SERVICE: ALL, SERVICE_NO_BYPASS: ALL}),
     ),
     "subscriptions": Spec(
         "id",

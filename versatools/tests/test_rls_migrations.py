@@ -147,9 +147,12 @@ def assert_least_privilege(dsn: str) -> None:
     granted = privileges(dsn)
     tables = state(dsn)["tables"]
     by_role = {role: {(name, p) for r, name, p in granted if r == role} for role in ("anon", "authenticated")}
-    assert by_role["anon"] == {("plans", "SELECT")}
+    assert by_role["anon"] == {("plans", "SELECT"), ("features", "SELECT")}
     assert by_role["authenticated"] == (
-        {(table, "SELECT") for table in OWNER_READ_TABLES | {"history", "plans", "tool_statistics", "admin_settings"}}
+        {
+            (table, "SELECT")
+            for table in OWNER_READ_TABLES | {"history", "plans", "features", "tool_statistics", "admin_settings"}
+        }
         | {("history", "DELETE")}
     )
     service = {(name, p) for r, name, p in granted if r == "service_role" and name in tables}

@@ -31,11 +31,20 @@
     return `in ${Math.floor(minutes / 60)} h ${minutes % 60} min`;
   }
   function empty(list, text) { list.replaceChildren(el("li", "empty", text)); }
+  function emptyWithLink(list, before, linkText, href, after) {
+    const item = el("li", "empty", before);
+    const link = el("a", "", linkText);
+    link.href = href;
+    item.append(link, after);
+    list.replaceChildren(item);
+  }
 
   function render(data) {
     field("credits").textContent = data.credits_remaining === null ? "—" : number.format(data.credits_remaining);
     field("plan-name").textContent = data.plan.name;
-    const quota = data.plan.runs_per_window === null ? "unlimited runs" : `${data.plan.runs_per_window} runs per ${data.plan.usage_window}`;
+    const quota = data.plan.runs_per_window === null
+      ? "unlimited runs"
+      : `${data.plan.runs_used} of ${data.plan.runs_per_window} runs used this ${data.plan.usage_window} (resets ${until(data.plan.window_resets_at)})`;
     const status = data.subscription ? `${data.subscription.status} · ` : "";
     field("plan-detail").textContent = `${status}${quota} · files kept ${data.plan.retention_hours} h`;
 
@@ -53,7 +62,7 @@
       item.append(el("span", "file", run.input_file_name), el("span", "when", ago(run.created_at)));
       runs.append(item);
     }
-    if (!data.recent_runs.length) empty(runs, "No runs yet: pick a tool and upload a file.");
+    if (!data.recent_runs.length) emptyWithLink(runs, "No runs yet: ", "pick a tool", "/", " and drop a file.");
 
     const usage = field("usage");
     usage.replaceChildren();
@@ -67,7 +76,7 @@
       bar.style.width = `${top ? (100 * count) / top : 0}%`;
       const track = el("div");
       track.append(bar);
-      item.append(el("span", "name", tool), track, el("span", "count", number.format(count)));
+      item.append(el("span", "name", data.tool_names[tool] || tool), track, el("span", "count", number.format(count)));
       usage.append(item);
     }
     if (!byTool.length) empty(usage, "Nothing used yet.");
@@ -91,30 +100,58 @@
   }
 
   function drawActivity(container, daily) {
+    // Bars per day with a labelled axis (0 and the top value) and dates under the first, middle and last bar.
     const ns = "http://www.w3.org/2000/svg";
     const totals = daily.days.map((_, i) => Object.values(daily.by_tool).reduce((sum, values) => sum + values[i], 0));
     const max = Math.max(1, ...totals);
-    const width = 600, height = 140, slot = width / totals.length;
+    const width = 600, height = 160, left = 34, bottom = 22, plot = height - bottom - 6;
+    const slot = (width - left) / totals.length;
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "Runs per day, last 30 days");
+    const sum = totals.reduce((a, b) => a + b, 0);
+    svg.setAttribute("aria-label", `Runs per day, last 30 days: ${sum} in all, at most ${max} on one day`);
+    const text = (x, y, value, anchor) => {
+      const node = document.createElementNS(ns, "text");
+      node.setAttribute("x", x); node.setAttribute("y", y); node.setAttribute("font-size", "11");
+      node.setAttribute("fill", "#374151"); node.setAttribute("text-anchor", anchor);
+      node.textContent = value;
+      svg.append(node);
+    };
+    const line = document.createElementNS(ns, "line");
+    line.setAttribute("x1", left); line.setAttribute("x2", width); line.setAttribute("y1", 6 + plot); line.setAttribute("y2", 6 + plot);
+    line.setAttribute("stroke", "#9ca3af");
+    svg.append(line);
+    text(left - 6, 6 + plot, "0", "end");
+    text(left - 6, 14, String(max), "end");
     totals.forEach((total, i) => {
-      const h = ((height - 4) * total) / max;
+      const h = (plot * total) / max;
       const rect = document.createElementNS(ns, "rect");
-      rect.setAttribute("x", (i * slot + slot * 0.15).toFixed(1));
-      rect.setAttribute("y", (height - h).toFixed(1));
+      rect.setAttribute("x", (left + i * slot + slot * 0.15).toFixed(1));
+      rect.setAttribute("y", (6 + plot - h).toFixed(1));
       rect.setAttribute("width", (slot * 0.7).toFixed(1));
       rect.setAttribute("height", Math.max(h, total ? 2 : 0).toFixed(1));
-      rect.setAttribute("rx", "3");
+      rect.setAttribute("rx", "2");
       rect.setAttribute("fill", "#4f46e5");
       const title = document.createElementNS(ns, "title");
       title.textContent = `${daily.days[i]}: ${total} runs`;
       rect.append(title);
       svg.append(rect);
     });
-    container.replaceChildren(svg);
+    const label = (iso) => new Date(`${iso}T00:00:00Z`).toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+    const last = totals.length - 1, middle = Math.floor(last / 2);
+    text(left + slot / 2, height - 6, label(daily.days[0]), "start");
+    text(left + middle * slot + slot / 2, height - 6, label(daily.days[middle]), "middle");
+    text(left + last * slot + slot / 2, height - 6, label(daily.days[last]), "end");
+    const children = [svg];
+    if (!sum) {
+      const note = el("p", "empty", "No runs in the last 30 days.");
+      children.push(note);
+    }
+    const more = el("a", "", "Details by tool and day");
+    more.href = "/usage/";
+    children.push(more);
+    container.replaceChildren(...children);
   }
 
   fetch(root.dataset.api, { credentials: "same-origin", headers: { Accept: "application/json" } })

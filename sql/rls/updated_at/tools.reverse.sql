@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS features_set_updated_at ON public.features;

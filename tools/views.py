@@ -1,0 +1,44 @@
+"""The tool hub's pages: the grid of tool cards (the home page) and one tool's run page.
+
+Thin: the catalog and the caller's limits come from ``tools.selectors``; the
+run page's script does the rest through the JSON API (``static/hub/tool.js``).
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.auth import SignedInRequest
+from history.catalog import caller_limits, tool_enabled, tools_enabled, upload_method
+
+
+@require_GET
+def hub_page(request: HttpRequest) -> HttpResponse:
+    """Every tool a person can run, grouped by section; visitors see the same cards and a way to sign up."""
+    tools = tools_enabled()
+    sections = [(name, list(items)) for name, items in groupby(tools, key=lambda tool: tool.workspace or "Tools")]
+    limits = None
+    if request.user.is_authenticated:
+        limits = caller_limits(user_id=request.user.pk)
+    return render(request, "hub/index.html", {"sections": sections, "limits": limits})
+
+
+@require_GET
+@login_required
+def tool_page(request: SignedInRequest, tool_id: str) -> HttpResponse:
+    """One tool: drop files, run, watch, download. The page's script talks to the JSON API."""
+    tool = tool_enabled(tool_id=tool_id)
+    if tool is None:
+        raise Http404("No such tool, or it is switched off.")
+    limits = caller_limits(user_id=request.user.pk)
+    config = {
+        "tool": tool.__dict__,
+        "limits": {**limits.__dict__, "window_resets_at": limits.window_resets_at.isoformat()},
+        "upload": upload_method(),
+    }
+    return render(request, "hub/tool.html", {"tool": tool, "limits": limits, "config": config})
