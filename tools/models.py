@@ -24,8 +24,9 @@ class Feature(models.Model):
     # hub's section the card is grouped under ("PDF", "Images").
     workspace = models.CharField(max_length=64, blank=True, help_text="The section of the tool hub, e.g. PDF.")
     tags = models.JSONField(default=list, blank=True, help_text='A list of words, e.g. ["merge", "pdf"].')
-    # One character (an emoji) shown on the card; decorative, so hidden from screen readers.
-    icon = models.CharField(max_length=8, blank=True)
+    # The card's picture, by name (templates/hub/_icon.html: merge, compress, image, convert);
+    # inline SVG, decorative, so hidden from screen readers. Another name shows a plain tile.
+    icon = models.CharField(max_length=32, blank=True, help_text="merge, compress, image or convert.")
     active = models.BooleanField(
         default=True, help_text="Offered in the hub and startable; off, the API refuses new runs of it (403)."
     )

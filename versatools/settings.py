@@ -8,6 +8,7 @@ beside ``manage.py``); README.md lists every variable. Readers in
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (hub.css, tool.js, the admin's) straight from gunicorn, before any session or database work.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # First: a NUL byte in a URL or header would reach PostgreSQL (a 500); 400 instead.
     "versatools.middleware.NulByteGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,6 +156,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# WhiteNoise serves STATIC_ROOT (collectstatic, the image does it); while developing, the apps' own folders.
+WHITENOISE_USE_FINDERS = DEBUG
+if DEBUG:
+    # Nothing is collected while developing (the finders serve the files): the missing folder is expected.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # type: ignore[arg-type]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))  # type: ignore[arg-type]
 MEDIA_URL = "media/"

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                     "tags",
                     models.JSONField(blank=True, default=list, help_text='A list of words, e.g. ["merge", "pdf"].'),
                 ),
-                ("icon", models.CharField(blank=True, max_length=8)),
+                ("icon", models.CharField(blank=True, help_text="merge, compress, image or convert.", max_length=32)),
                 (
                     "active",
                     models.BooleanField(

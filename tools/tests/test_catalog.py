@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from billing.models import AdminSettings, CreditBalance, Plan, Subscription
 from billing.selectors import tool_pricing
+from files.tests.conftest import fs_storage  # noqa: F401
 from history.models import History
 from history.services import run_start
-from files.tests.conftest import fs_storage  # noqa: F401
 from tools.admin import FeatureForm
 from tools.models import Feature
 from tools.registry import all_tools
@@ -89,7 +89,9 @@ def test_the_admin_form_refuses_an_unknown_tool_and_tags_that_are_not_a_list_of_
     base = {"name": "X", "description": "", "workspace": "PDF", "icon": "", "active": True, "sort_order": 0}
     unknown = FeatureForm(data={**base, "tool_id": "no-such-tool", "tags": "[]"})
     assert not unknown.is_valid() and "tool_id" in unknown.errors
-    bad_tags = FeatureForm(data={**base, "tool_id": "pdf-merge", "tags": '"pdf"'}, instance=Feature(tool_id="pdf-merge"))
+    bad_tags = FeatureForm(
+        data={**base, "tool_id": "pdf-merge", "tags": '"pdf"'}, instance=Feature(tool_id="pdf-merge")
+    )
     assert not bad_tags.is_valid() and "tags" in bad_tags.errors
     good = FeatureForm(
         data={**base, "tool_id": "pdf-merge", "tags": '[" pdf ", "merge"]'},
