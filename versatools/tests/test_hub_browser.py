@@ -30,7 +30,7 @@ from accounts.services import email_mark_verified
 from billing.models import CreditBalance, CreditLedgerEntry
 from billing.services import credits_adjust
 from files.models import StorageObject
-from files.tests.conftest import fs_storage  # noqa: F401
+from files.tests.conftest import fs_storage, s3_server, s3_storage  # noqa: F401
 from history.models import History, RunStatus
 from history.tests.stack import Stack, running_stack
 from tools.tests.test_tools import pdf_bytes, png_bytes
@@ -241,3 +241,36 @@ def test_the_accessibility_check_finds_what_it_is_there_to_find(browser) -> None
     browser.get("data:text/html,<html lang=en><title>t</title><main><button></button><img src=x.png></main></html>")
     found = " ".join(axe_violations(browser))
     assert "button-name (critical)" in found and "image-alt (critical)" in found
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_with_s3_storage_the_page_sends_the_files_straight_to_the_bucket(
+    browser,  # noqa: F811
+    s3_storage,  # noqa: F811
+    make_user,
+    tmp_path: Path,
+    method: str,
+) -> None:
+    call_command("load_catalog", stdout=io.StringIO())
+    me = make_user("direct@example.com")
+    me.set_password(PASSWORD)
+    me.save(update_fields=["password"])
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    first.write_bytes(pdf_bytes(1))
+    second.write_bytes(pdf_bytes(4))
+    with running_stack({**s3_storage.env, "DIRECT_UPLOAD_METHOD": method}) as stack:
+        browser.get(f"{stack.base_url}/accounts/login/?next=/tools/pdf-merge/")
+        browser.find_element(By.ID, "id_login").send_keys(me.email)
+        browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
+        wait(browser, ec.url_contains("/tools/pdf-merge/"))
+        browser.find_element(By.ID, "file-input").send_keys(f"{first}\n{second}")
+        browser.find_element(By.ID, "run-button").click()
+        run_id = wait_for_run(browser, "completed")
+        # The inputs were reserved uploads (POST /api/uploads), their bytes sent by the browser to the bucket.
+        inputs = StorageObject.objects.filter(run_id=run_id, role="input")
+        assert inputs.count() == 2 and all(obj.upload_writable_until for obj in inputs)
+        # Two uploads from the browser (for PUT, and the worker's PUT of the output); nothing through Django.
+        assert s3_storage.server.log.requests[method] == (2 if method == "post" else 3)
+        status, content = fetch_bytes(browser, browser.find_element(By.ID, "run-download").get_attribute("href"))
+        assert status == 200 and len(PdfReader(io.BytesIO(content)).pages) == 5
