@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 
 from accounts.models import User
 from core.sqlfiles import run_query
@@ -25,7 +26,9 @@ def email_is_verified(*, user_id: uuid.UUID) -> bool:
 
 
 def account_profile_export(*, user_id: uuid.UUID) -> dict[str, Any]:
-    """The person's own record and addresses, for their data export (no password hash): two queries.
+    """The person's own record, addresses and linked sign-in accounts, for their data export: three queries.
+
+    No password hash, no provider token.
 
     The other apps add their part (``billing.selectors.billing_export``,
     ``history.selectors.runs_export``, ``files.selectors.files_export``);
@@ -35,5 +38,11 @@ def account_profile_export(*, user_id: uuid.UUID) -> dict[str, Any]:
         "user": User.objects.values("id", "email", "name", "image", "external_id", "created_at").get(id=user_id),
         "email_addresses": list(
             EmailAddress.objects.filter(user_id=user_id).values("email", "verified", "primary").order_by("email")
+        ),
+        # The sign-in providers linked (GitHub, Google): which, as whom, since when; no token is stored.
+        "linked_accounts": list(
+            SocialAccount.objects.filter(user_id=user_id)
+            .values("provider", "uid", "date_joined", "last_login")
+            .order_by("provider", "uid")
         ),
     }

@@ -144,11 +144,18 @@ def account_delete(*, user_id: uuid.UUID) -> bool:
     deleted owes its blob a delete (``sql/triggers/storage_objects_deleted.sql``),
     which the cleanup task carries out after the commit, so nothing is left in
     storage. Subscription events stay (append-only; user_id as plain data).
+    The account page first refuses while a payment provider still charges the
+    person (``billing.selectors.subscription_charged_by_provider``).
     A run a worker holds fails its own finish: its row is gone, and the
     worker deletes what it wrote. Operators (superusers) are deleted in the
     admin, never from the account page, so the last one cannot lock everyone out.
     """
-    user = User.objects.select_for_update().filter(id=user_id).first()
+    # FOR NO KEY UPDATE, not FOR UPDATE: a worker storing a run's output holds
+    # the run and inserts a file row whose foreign key takes KEY SHARE on this
+    # user; a full lock here would wait on it while it waits on us (a
+    # deadlock). This lock only stops a second delete; the run rows are taken
+    # as the cascade reaches them, after any worker holding one commits.
+    user = User.objects.select_for_update(no_key=True).filter(id=user_id).first()
     if user is None:
         return False
     if user.is_superuser:

@@ -219,7 +219,10 @@ def credits_by_day(*, user_id: uuid.UUID, since: datetime) -> list[dict[str, Any
     )
 
 
-EXPORT_EVENT_COLUMNS = ("plan_key", "status", "event_type", "occurred_at", "metadata")
+# Not the events' metadata: it holds the provider's raw payload and the operator who acted.
+EXPORT_EVENT_COLUMNS = ("plan_key", "status", "event_type", "occurred_at")
+# Ledger details keys that are about the person's money; "actor" (an operator's address) is not theirs.
+EXPORT_LEDGER_DETAILS = ("tool_id", "reason")
 
 
 def billing_export(*, user_id: uuid.UUID) -> dict[str, Any]:
@@ -236,5 +239,19 @@ def billing_export(*, user_id: uuid.UUID) -> dict[str, Any]:
         "subscription": subscription,
         "subscription_events": list(events.values(*EXPORT_EVENT_COLUMNS)),
         "credits_remaining": balance,
-        "credit_ledger": list(ledger.values(*LEDGER_COLUMNS)),
+        "credit_ledger": [
+            {**entry, "details": {k: v for k, v in (entry["details"] or {}).items() if k in EXPORT_LEDGER_DETAILS}}
+            for entry in ledger.values(*LEDGER_COLUMNS)
+        ],
     }
+
+
+def subscription_charged_by_provider(*, user_id: uuid.UUID) -> bool:
+    """Whether a payment provider still bills this person (a provider's subscription in trial, active or past_due).
+
+    Only the provider can stop those charges, so the account page asks the
+    person to cancel first rather than delete an account someone still pays for.
+    """
+    return Subscription.objects.filter(
+        user_id=user_id, provider_subscription_id__isnull=False, status__in=ENTITLED_STATUSES
+    ).exists()

@@ -13,7 +13,7 @@ from accounts.models import User
 from billing.models import UsageCounter
 from billing.selectors import RUNS_METRIC, STORAGE_METRIC, STORAGE_WINDOW, effective_plan, usage_window_bounds
 from history.models import History
-from stats.models import ToolStatistics, UserDailyUsage
+from stats.models import ToolStatistics, UserDailyUsage, UserStats
 from tools.registry import get_tool
 
 DASHBOARD_DAYS = 30
@@ -115,3 +115,13 @@ def runs_by_day(*, user_id: uuid.UUID, since_day: date) -> list[dict[str, Any]]:
 def _tool_name(tool_id: str) -> str:
     spec = get_tool(tool_id)
     return spec.name if spec else tool_id
+
+
+def usage_export(*, user_id: uuid.UUID) -> dict[str, Any]:
+    """The person's own counters (totals, per tool, per day), for their data export: two queries."""
+    totals = UserStats.objects.filter(user_id=user_id).values("total_used", "tools_breakdown", "last_used_at").first()
+    days = UserDailyUsage.objects.filter(user_id=user_id).order_by("day", "tool_id")
+    return {
+        "usage_totals": totals,
+        "usage_by_day": list(days.values("day", "tool_id", "runs", "completed", "failed", "bytes_in", "bytes_out")),
+    }

@@ -51,10 +51,8 @@ def usage_page(request: SignedInRequest) -> HttpResponse:
         daily = runs_by_day(user_id=request.user.pk, since_day=since)
     except ServiceError as error:
         return render(request, "hub/usage.html", {"error": error.message}, status=error.http_status)
-    names: dict[str, str] = {}
     series: dict[str, list[int]] = {}
     for row in daily:
-        names[row["tool_id"]] = row["tool_name"]
         series.setdefault(row["tool_name"], [0] * USAGE_CHART_DAYS)[(row["day"] - since).days] += row["runs"]
     labels = [day.strftime("%b %-d") for day in days]
     totals = [sum(values[i] for values in series.values()) for i in range(USAGE_CHART_DAYS)]
@@ -76,7 +74,6 @@ def usage_page(request: SignedInRequest) -> HttpResponse:
         "storage_percent": min(100, round(100 * limits.storage_used_bytes / limits.storage_bytes))
         if limits.storage_bytes
         else 0,
-        "tool_names": names,
     }
     return render(request, "hub/usage.html", context)
 

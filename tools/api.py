@@ -1,4 +1,4 @@
-"""``GET /api/tools``: the tool hub's catalog, with the caller's plan limits (a thin edge over tools.selectors)."""
+"""``GET /api/tools``: the tool hub's catalog, with the caller's plan limits (a thin edge over history.catalog)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
 """The tool hub's pages: the grid of tool cards (the home page) and one tool's run page.
 
-Thin: the catalog and the caller's limits come from ``tools.selectors``; the
+Thin: the catalog and the caller's limits come from ``history.catalog``; the
 run page's script does the rest through the JSON API (``static/hub/tool.js``).
 """
 
 from __future__ import annotations
-
-from itertools import groupby
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,18 +12,20 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.auth import SignedInRequest
-from history.catalog import caller_limits, tool_enabled, tools_enabled, upload_method
+from history.catalog import CatalogTool, caller_limits, tool_enabled, tools_enabled, upload_method
 
 
 @require_GET
 def hub_page(request: HttpRequest) -> HttpResponse:
     """Every tool a person can run, grouped by section; visitors see the same cards and a way to sign up."""
-    tools = tools_enabled()
-    sections = [(name, list(items)) for name, items in groupby(tools, key=lambda tool: tool.workspace or "Tools")]
+    # Sections in the order their first tool comes in the catalog's order (sort_order, name).
+    sections: dict[str, list[CatalogTool]] = {}
+    for tool in tools_enabled():
+        sections.setdefault(tool.workspace or "Tools", []).append(tool)
     limits = None
     if request.user.is_authenticated:
         limits = caller_limits(user_id=request.user.pk)
-    return render(request, "hub/index.html", {"sections": sections, "limits": limits})
+    return render(request, "hub/index.html", {"sections": list(sections.items()), "limits": limits})
 
 
 @require_GET

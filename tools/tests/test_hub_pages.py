@@ -13,7 +13,10 @@ import json
 import re
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from billing.models import CreditLedgerEntry, Plan, Subscription
@@ -243,3 +246,50 @@ def test_the_dashboard_api_names_tools_and_counts_the_window(client, me) -> None
     data = client.get("/api/dashboard").json()
     assert data["tool_names"] == {"pdf-merge": "PDF Merger"}
     assert data["plan"]["runs_used"] == 1 and data["plan"]["window_resets_at"]
+
+
+def test_a_signed_in_page_reads_as_the_person_under_row_level_security(client, me) -> None:
+    client.force_login(me)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/history/").status_code == 200
+    claims = [q["sql"] for q in queries.captured_queries if "set_config('role'" in q["sql"]]
+    assert claims and "authenticated" in claims[0] and str(me.id) in claims[0]
+
+
+def test_the_hub_groups_each_section_once_whatever_the_sort_order(client, me) -> None:
+    Feature.objects.filter(tool_id="image-compress").update(sort_order=15)  # between the two PDF tools
+    body = client.get("/").content.decode()
+    assert re.findall(r'<h2 id="section-\d+">([^<]+)</h2>', body) == ["PDF", "Images"]
+
+
+def test_a_plan_price_is_shown_to_the_cent(client, me) -> None:
+    Plan.objects.filter(key="basic").update(price_monthly_cents=999)
+    assert "USD 9.99" in text(client.get("/plans/"))
+
+
+def test_an_account_a_provider_still_bills_is_not_deleted_and_wrong_guesses_are_limited(client, me) -> None:
+    cache.clear()
+    client.force_login(me)
+    Subscription.objects.filter(user=me).update(provider_subscription_id="sub_123", status="active")
+    refused = client.post("/account/delete/", {"confirmation": PASSWORD})
+    assert refused.status_code == 409 and "Cancel your paid subscription first" in text(refused)
+    assert User.objects.filter(id=me.id).exists()
+
+    for _ in range(5):
+        assert client.post("/account/delete/", {"confirmation": "guess"}).status_code == 400
+    limited = client.post("/account/delete/", {"confirmation": PASSWORD})
+    assert limited.status_code == 429 and "Too many wrong confirmations" in text(limited)
+    assert User.objects.filter(id=me.id).exists()
+    cache.clear()
+
+
+def test_the_export_leaves_out_operators_and_provider_payloads(client, me) -> None:
+    credits_adjust(user_id=me.id, delta=5, reason="goodwill", actor="op@example.com")
+    client.force_login(me)
+    data = json.loads(client.get("/account/export/").content)
+    exported = json.dumps(data)
+    assert "op@example.com" not in exported and "goodwill" in exported
+    assert all(
+        set(event) == {"plan_key", "status", "event_type", "occurred_at"} for event in data["subscription_events"]
+    )
+    assert data["linked_accounts"] == [] and data["usage_totals"] is None and data["usage_by_day"] == []

@@ -79,14 +79,14 @@ def test_make_run_twice_keeps_edits_and_the_operator_login(tmp_path: Path) -> No
     login = re.search(r"Operator login: (\S+) / (\S+)  \(http://127\.0\.0\.1:9123/admin/\)", first)
     assert login, first
     email, password = login.groups()
-    assert "Catalog: 4 row(s) inserted, 0 already there and kept;" in first
+    assert "Catalog: 8 row(s) inserted, 0 already there and kept;" in first  # 3 plans, the tool settings, 4 features
 
     shell(EDIT)
     second = "".join(run(argv) for argv in first_run_steps())
 
     assert "Operator login" not in second and password not in second
     assert f"Operator {email} exists; its password is unchanged" in second
-    assert "Catalog: 1 row(s) inserted, 3 already there and kept;" in second  # only the deleted plan
+    assert "Catalog: 1 row(s) inserted, 7 already there and kept;" in second  # only the deleted plan
     check = shell(
         "from accounts.models import User; from billing.models import AdminSettings, Plan; "
         "a = AdminSettings.objects.get(); f = Plan.objects.get(key='free'); "

@@ -28,7 +28,8 @@
   function until(iso) {
     const minutes = Math.round((new Date(iso) - Date.now()) / 60000);
     if (minutes < 60) return `in ${Math.max(minutes, 1)} min`;
-    return `in ${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+    if (minutes < 48 * 60) return `in ${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+    return `in ${Math.round(minutes / 1440)} days`;
   }
   function empty(list, text) { list.replaceChildren(el("li", "empty", text)); }
   function emptyWithLink(list, before, linkText, href, after) {

@@ -44,7 +44,10 @@
     const problem = await deleteRun(button.dataset.runId);
     errorLine.textContent = problem || "";
     if (problem) button.disabled = false;
-    else bulkStatus.textContent = "Run deleted.";
+    else {
+      bulkStatus.textContent = "Run deleted.";
+      bulkStatus.focus(); // its row, and the focused button with it, is gone
+    }
     refresh();
   });
   table.addEventListener("change", () => refresh());

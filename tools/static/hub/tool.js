@@ -8,7 +8,7 @@
   const tool = config.tool;
   let limits = config.limits;
   const $ = (id) => document.getElementById(id);
-  const form = $("run-form"), input = $("file-input"), dropzone = $("dropzone"), chosen = $("chosen");
+  const form = $("run-form"), input = $("file-input"), dropzone = $("dropzone"), chosen = $("chosen"), picker = $("picker");
   const formError = $("form-error"), button = $("run-button"), progress = $("upload-progress");
   const result = $("run"), badge = $("run-badge"), statusLine = $("run-status"), meta = $("run-meta");
   const download = $("run-download"), remove = $("run-delete"), again = $("run-again");
@@ -22,8 +22,9 @@
 
   let files = [];
   let idempotencyKey = null; // one per selection: a double click or a retry sends the same key
-  let uploadIds = null; // direct uploads already in the bucket for this selection (a retry reuses them)
+  const uploaded = new Map(); // file -> its upload id, once its bytes are in the bucket (a retry reuses it)
   let busy = false;
+  let watching = 0; // the current run's watch; a newer one (or "Run another") ends older loops
 
   const number = new Intl.NumberFormat();
   function bytes(n) {
@@ -57,6 +58,7 @@
   function addFiles(list) {
     const problems = [];
     for (const file of list) {
+      if (files.some((f) => f.name === file.name && f.size === file.size && f.lastModified === file.lastModified)) continue;
       if (!tool.accepted_types.includes(typeOf(file))) { problems.push(`${file.name} is not a ${accepts()} file`); continue; }
       if (file.size > limits.max_file_bytes) { problems.push(`${file.name} is ${bytes(file.size)}, over your plan's ${bytes(limits.max_file_bytes)} per file`); continue; }
       if (!file.size) { problems.push(`${file.name} is empty`); continue; }
@@ -68,7 +70,7 @@
   }
   function selectionChanged() {
     idempotencyKey = null;
-    uploadIds = null;
+    uploaded.clear();
     chosen.replaceChildren();
     files.forEach((file, index) => {
       const item = el("li");
@@ -76,20 +78,35 @@
       const drop = el("button", "link", "Remove");
       drop.type = "button";
       drop.setAttribute("aria-label", `Remove ${file.name}`);
-      drop.addEventListener("click", () => { files.splice(index, 1); selectionChanged(); showError(""); });
+      drop.addEventListener("click", () => {
+        files.splice(index, 1);
+        selectionChanged();
+        showError("");
+        // Focus stays in the list: the next file's Remove, else the picker.
+        const next = chosen.querySelectorAll("button")[Math.min(index, files.length - 1)];
+        (next || input).focus();
+      });
       item.append(drop);
       chosen.append(item);
     });
   }
-  input.addEventListener("change", () => { if (!tool.max_files || tool.max_files === 1) files = []; addFiles(input.files); input.value = ""; });
+  input.addEventListener("change", () => {
+    if (busy) return;
+    if (tool.max_files === 1) files = [];
+    addFiles(input.files);
+    input.value = "";
+  });
+  // A file dropped beside the zone must not make the browser leave the page to show it.
+  for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
   for (const name of ["dragenter", "dragover"]) {
-    dropzone.addEventListener(name, (event) => { event.preventDefault(); dropzone.classList.add("over"); });
+    dropzone.addEventListener(name, (event) => { event.preventDefault(); if (!busy) dropzone.classList.add("over"); });
   }
   for (const name of ["dragleave", "drop"]) {
     dropzone.addEventListener(name, () => dropzone.classList.remove("over"));
   }
   dropzone.addEventListener("drop", (event) => {
     event.preventDefault();
+    if (busy) return; // the selection is being sent
     if (tool.max_files === 1) files = [];
     addFiles(event.dataTransfer.files);
   });
@@ -115,7 +132,7 @@
 
   function apiError(response) {
     const data = response.data || {};
-    if (response.status === 0) return "The connection failed; nothing was charged twice. Try again.";
+    if (response.status === 0 && !data.detail) return "The connection failed; nothing was charged twice. Try again.";
     let text = data.detail && typeof data.detail === "string" ? data.detail
       : Array.isArray(data.detail) ? data.detail.map((p) => `${p.field}: ${p.message}`).join("; ") : `The server answered ${response.status}.`;
     if (response.status === 402) text += " Top up or change plan on the Plans page.";
@@ -128,75 +145,86 @@
     progress.value = total ? Math.round((100 * sent) / total) : 0;
   }
 
-  async function sendDirect() {
+  async function sendDirect(selection, key) {
     // 1. reserve each file's place in the bucket, 2. send its bytes there, 3. start the run with the ids.
-    if (!uploadIds) {
-      const ids = [];
-      const total = files.reduce((sum, f) => sum + f.size, 0);
-      let done = 0;
-      for (const file of files) {
-        const reserved = await request("POST", "/api/uploads", {
-          body: JSON.stringify({ tool_id: tool.id, file_name: file.name, content_type: typeOf(file), size: file.size }),
-          headers: { ...apiHeaders(), "Content-Type": "application/json" },
-        });
-        if (reserved.status !== 201) return reserved;
-        const target = reserved.data.target;
-        let sent;
-        if (target.method === "POST") {
-          const body = new FormData();
-          for (const [name, value] of Object.entries(target.fields)) body.append(name, value);
-          body.append("file", file);
-          sent = await request("POST", target.url, { body, onProgress: (n) => setProgress(done + n, total) });
-        } else {
-          sent = await request("PUT", target.url, { body: file, headers: target.headers, onProgress: (n) => setProgress(done + n, total) });
-        }
-        if (sent.status < 200 || sent.status >= 300) {
-          return { status: sent.status || 0, data: { detail: "Storage refused the upload; try again." } };
-        }
-        done += file.size;
-        ids.push(reserved.data.upload_id);
+    // A file already sent (a retry after a later one failed) keeps its upload id.
+    const total = selection.reduce((sum, f) => sum + f.size, 0);
+    let done = 0;
+    for (const file of selection) {
+      if (uploaded.has(file)) { done += file.size; continue; }
+      const reserved = await request("POST", "/api/uploads", {
+        body: JSON.stringify({ tool_id: tool.id, file_name: file.name, content_type: typeOf(file), size: file.size }),
+        headers: { ...apiHeaders(), "Content-Type": "application/json" },
+      });
+      if (reserved.status !== 201) return reserved;
+      const target = reserved.data.target;
+      let sent;
+      if (target.method === "POST") {
+        const body = new FormData();
+        for (const [name, value] of Object.entries(target.fields)) body.append(name, value);
+        body.append("file", file);
+        sent = await request("POST", target.url, { body, onProgress: (n) => setProgress(done + n, total) });
+      } else {
+        sent = await request("PUT", target.url, { body: file, headers: target.headers, onProgress: (n) => setProgress(done + n, total) });
       }
-      uploadIds = ids;
+      if (sent.status < 200 || sent.status >= 300) {
+        // Like a lost connection: the files already sent keep their upload ids for the retry.
+        const why = sent.status ? `storage answered ${sent.status}` : "the connection to storage failed";
+        return { status: 0, data: { detail: `${file.name} was not sent (${why}); try again.` } };
+      }
+      done += file.size;
+      uploaded.set(file, reserved.data.upload_id);
     }
     const body = new FormData();
     body.append("tool_id", tool.id);
-    for (const id of uploadIds) body.append("upload_id", id);
-    return request("POST", "/api/runs", { body, headers: { ...apiHeaders(), "Idempotency-Key": idempotencyKey } });
+    for (const file of selection) body.append("upload_id", uploaded.get(file));
+    return request("POST", "/api/runs", { body, headers: { ...apiHeaders(), "Idempotency-Key": key } });
   }
 
-  function sendMultipart() {
+  function sendMultipart(selection, key) {
     const body = new FormData();
     body.append("tool_id", tool.id);
-    for (const file of files) body.append("file", file, file.name);
-    const total = files.reduce((sum, f) => sum + f.size, 0);
+    for (const file of selection) body.append("file", file, file.name);
+    const total = selection.reduce((sum, f) => sum + f.size, 0);
     return request("POST", "/api/runs", {
       body,
-      headers: { ...apiHeaders(), "Idempotency-Key": idempotencyKey },
+      headers: { ...apiHeaders(), "Idempotency-Key": key },
       onProgress: (n) => setProgress(Math.min(n, total), total),
     });
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (busy) return; // the second click of a double click
+    if (busy) return; // the second click of a double click, or a click while sending
     if (files.length < tool.min_files) { showError(`Choose ${tool.min_files > 1 ? `at least ${tool.min_files} files` : "a file"} first.`); return; }
     busy = true;
-    button.disabled = true;
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus.
+    button.setAttribute("aria-disabled", "true");
+    picker.disabled = true; // the selection cannot change while it is being sent
     form.setAttribute("aria-busy", "true");
     page.dataset.state = "sending";
     showError("");
-    idempotencyKey = idempotencyKey || newKey();
+    // Taken once, here: what is sent is this selection under this key, whatever happens meanwhile.
+    const key = (idempotencyKey = idempotencyKey || newKey());
+    const selection = files.slice();
     setProgress(0, 1);
-    const response = config.upload === "direct" ? await sendDirect() : await sendMultipart();
+    const response = config.upload === "direct" ? await sendDirect(selection, key) : await sendMultipart(selection, key);
     busy = false;
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
+    picker.disabled = false;
     form.removeAttribute("aria-busy");
     progress.hidden = true;
     if (response.status === 200 || response.status === 201) {
+      // Started: the next click is a new run of its own (a new key; direct uploads are used up).
+      idempotencyKey = null;
+      uploaded.clear();
       page.dataset.state = "running";
       showRun(response.data);
       watch(response.data.id);
     } else {
+      // Refused or lost. Uploads stay reusable only when the server may not have looked at them yet
+      // (no answer, no credits, quota, busy); any other refusal deleted or rejected them.
+      if (![0, 402, 429, 503].includes(response.status)) uploaded.clear();
       page.dataset.state = "error";
       showError(apiError(response));
       formError.dataset.status = String(response.status);
@@ -206,14 +234,23 @@
   // --- watching the run: polling with backoff until it is finished ---
   async function watch(runId) {
     // 50 ms, then a quarter longer each time up to 1 s: a quick run is seen within a few tens of
-    // milliseconds, a long one costs a request a second.
+    // milliseconds, a long one costs a request a second. Ends on a final state, on a refusal (signed
+    // out, gone), after an hour, or when a newer watch (or "Run another") takes over.
+    const mine = ++watching;
+    const until = Date.now() + 3600 * 1000;
     let delay = 50;
-    for (;;) {
+    while (mine === watching && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(1000, delay * 1.25);
+      if (mine !== watching) return;
       const response = await request("GET", `/api/history/${runId}`, { headers: { Accept: "application/json" } });
-      if (response.status === 404) { statusLine.textContent = "This run was deleted."; return; }
-      if (response.status !== 200) continue; // a blip: keep watching
+      if (mine !== watching) return;
+      if (response.status === 404) { say("This run was deleted."); return; }
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        say(apiError(response));
+        return;
+      }
+      if (response.status !== 200) continue; // a blip (5xx, no answer, 429): keep watching
       showRun(response.data);
       if (response.data.status === "COMPLETED" || response.data.status === "FAILED") {
         page.dataset.state = response.data.status.toLowerCase();
@@ -223,14 +260,21 @@
     }
   }
 
+  // The live region is written only when its text changes: a screen reader re-reads every write.
+  function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
+
   function showRun(run) {
     result.hidden = false;
     result.dataset.runId = run.id;
     result.dataset.status = run.status;
     badge.className = `badge ${run.status}`;
     badge.textContent = run.status;
-    const failed = run.status === "FAILED" ? ` ${run.error_message} Your ${run.credits_charged} credit${run.credits_charged === 1 ? " was" : "s were"} refunded.` : "";
-    statusLine.textContent = `${STATUS_TEXT[run.status] || run.status}${failed}`;
+    let failed = "";
+    if (run.status === "FAILED") {
+      failed = run.error_message ? ` ${run.error_message}` : "";
+      if (run.credits_charged) failed += ` Your ${run.credits_charged} credit${run.credits_charged === 1 ? " was" : "s were"} refunded.`;
+    }
+    say(`${STATUS_TEXT[run.status] || run.status}${failed}`);
     meta.replaceChildren();
     const rows = [["Input", run.input_file_name], ["Credits", String(run.credits_charged)]];
     if (run.status === "COMPLETED") {
@@ -263,17 +307,20 @@
     const response = await request("DELETE", `/api/history/${runId}`, { headers: apiHeaders() });
     remove.disabled = false;
     if (response.status === 204 || response.status === 404) {
+      watching++; // nothing left to watch
       result.dataset.status = "DELETED";
-      statusLine.textContent = "Deleted, with its files.";
+      say("Deleted, with its files.");
       download.hidden = true;
       remove.hidden = true;
       meta.replaceChildren();
+      again.focus(); // the focused Delete button is gone
     } else {
-      statusLine.textContent = apiError(response);
+      say(apiError(response));
     }
   });
 
   again.addEventListener("click", () => {
+    watching++; // the previous run's watch ends; its result no longer shows
     files = [];
     selectionChanged();
     result.hidden = true;
