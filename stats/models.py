@@ -55,6 +55,35 @@ class ToolStatistics(models.Model):
         return self.tool_id
 
 
+class ToolUsageEvent(models.Model):
+    """One run's change to the global per-tool counters, not yet added to them (insert-only).
+
+    Every run of a tool would otherwise update the same ``tool_statistics`` and
+    ``daily_tool_usage`` rows, so runs of a popular tool would queue on those
+    row locks, each holding them through its own commit's WAL flush. Instead
+    the run's transaction inserts one of these (no lock anyone else needs),
+    and ``stats_tool_events_roll`` (a beat task every few seconds) moves them
+    into the two tables in one statement. Reads add the rows not yet rolled
+    up (``stats.selectors``), so the figures are exact at any moment.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    tool_id = models.CharField(max_length=64)
+    runs = models.IntegerField(default=0)
+    completed = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    bytes_in = models.BigIntegerField(default=0)
+    bytes_out = models.BigIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tool_usage_events"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.tool_id} +{self.runs}"
+
+
 class DailyToolUsage(models.Model):
     """Global counters per day per tool, for the last-N-days analytics."""
 

@@ -15,9 +15,11 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.models import CreditLedgerEntry, Subscription
+from core.sqlfiles import run_query
 from files.models import StorageObject
 from history.models import History
-from stats.models import DailyToolUsage, ToolStatistics, UserStats
+from stats.models import UserStats
+from stats.selectors import tool_statistics_all
 
 OPERATOR_DAYS = 30
 TOP_USERS = 10
@@ -70,21 +72,23 @@ class TopUser:
 
 
 def runs_per_day_per_tool(*, days: int = OPERATOR_DAYS, today: date | None = None) -> DailySeries:
-    """Runs started per day and tool, oldest day first (daily_tool_usage's unique (day, tool) index)."""
+    """Runs started per day and tool, oldest day first (daily_tool_usage's unique (day, tool) index, plus the tail)."""
     today = today or timezone.now().date()
     since = today - timedelta(days=days - 1)
     by_tool: dict[str, list[int]] = {}
-    rows = DailyToolUsage.objects.filter(day__gte=since, day__lte=today).values_list("day", "tool_id", "runs")
-    for day, tool_id, runs in rows.order_by("tool_id"):
-        by_tool.setdefault(tool_id, [0] * days)[(day - since).days] = runs
+    rows = run_query("daily_tool_usage_current", {"since": since, "until": today})
+    for row in sorted(rows, key=lambda row: row["tool_id"]):
+        day = row["day"] if isinstance(row["day"], date) else date.fromisoformat(row["day"])  # SQLite: text
+        by_tool.setdefault(row["tool_id"], [0] * days)[(day - since).days] = int(row["runs"])
     return DailySeries(days=[since + timedelta(days=i) for i in range(days)], by_tool=by_tool)
 
 
 def status_mix_per_tool() -> list[ToolMix]:
     """All-time outcome per tool, from the counters (history rows expire, these stay)."""
+    rows = sorted(tool_statistics_all(), key=lambda row: (-row["runs"], row["tool_id"]))
     return [
-        ToolMix(tool_id=row.tool_id, runs=row.runs, completed=row.completed, failed=row.failed)
-        for row in ToolStatistics.objects.order_by("-runs", "tool_id")
+        ToolMix(tool_id=row["tool_id"], runs=row["runs"], completed=row["completed"], failed=row["failed"])
+        for row in rows
     ]
 
 

@@ -12,16 +12,22 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import UsageCounter
 from billing.selectors import RUNS_METRIC, STORAGE_METRIC, STORAGE_WINDOW, effective_plan, usage_window_bounds
+from core.sqlfiles import run_query
 from history.models import History
-from stats.models import ToolStatistics, UserDailyUsage, UserStats
+from stats.models import UserDailyUsage, UserStats
 from tools.registry import get_tool
 
 DASHBOARD_DAYS = 30
 DASHBOARD_RECENT_RUNS = 10
 
 
-def tool_statistics_all() -> list[ToolStatistics]:
-    return list(ToolStatistics.objects.order_by("tool_id"))
+def tool_statistics_all() -> list[dict[str, Any]]:
+    """The global per-tool counters as of now (rolled up plus the events' tail), by tool id: one query."""
+    return run_query("tool_statistics_current", {})
+
+
+def tool_statistics_for(*, tool_id: str) -> dict[str, Any] | None:
+    return next((row for row in tool_statistics_all() if row["tool_id"] == tool_id), None)
 
 
 def dashboard_for_user(*, user_id: uuid.UUID) -> dict[str, Any]:

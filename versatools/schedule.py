@@ -30,6 +30,14 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": cleanup_every,
             "options": {"expires": cleanup_every},
         },
+        # The runs' tool usage events join the global per-tool counters
+        # (stats/services.py stats_tool_events_roll); reads add what is not
+        # rolled yet, so this keeps the tail short, not the figures right.
+        "stats-roll-tool-events": {
+            "task": "stats.tasks.roll_tool_events",
+            "schedule": settings.STATS_ROLL_SECONDS,
+            "options": {"expires": settings.STATS_ROLL_SECONDS},
+        },
         # Runs stuck in PROCESSING past STUCK_RUN_TIMEOUT_MINUTES are failed
         # and refunded (history/services.py runs_reap_stuck).
         "history-reap-stuck-runs": {

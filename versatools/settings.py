@@ -253,6 +253,10 @@ IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 # Expired-storage cleanup period: often, so that files go close to their expiry.
 CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 15, minimum=1)
+# How often beat rolls the runs' tool usage events into the global per-tool
+# counters (stats_tool_events_roll). The figures are exact either way (reads
+# add the tail); this bounds how long the tail grows.
+STATS_ROLL_SECONDS = env_int("STATS_ROLL_SECONDS", 10, minimum=1)
 # Rows claimed per cleanup transaction; one S3 DeleteObjects request takes 1,000 keys.
 CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 1000, minimum=1)
 # Reconcile leaves alone objects without a row, and rows without an object,

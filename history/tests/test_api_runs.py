@@ -264,7 +264,7 @@ def test_an_unexpected_error_is_a_json_500(client, user, bearer, monkeypatch) ->
 def nothing_written(user, root: Path) -> None:
     """No run, object, file, ledger row, quota window or statistic: as if the request never came."""
     from billing.models import UsageCounter
-    from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+    from stats.models import DailyToolUsage, ToolStatistics, ToolUsageEvent, UserDailyUsage, UserStats
 
     nothing_left(user, root)
     assert not CreditLedgerEntry.objects.filter(user=user).exists()
@@ -273,6 +273,7 @@ def nothing_written(user, root: Path) -> None:
     assert not UserDailyUsage.objects.filter(user=user).exists()
     assert not ToolStatistics.objects.exists()
     assert not DailyToolUsage.objects.exists()
+    assert not ToolUsageEvent.objects.exists()
 
 
 def raw_multipart(*, tool_id: str, files: list[tuple[str, bytes]]) -> tuple[bytes, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 from django.db.models import Count, Q, Sum
@@ -14,7 +15,9 @@ from conftest import run_concurrently
 from history.exceptions import IllegalTransition
 from history.models import History, RunStatus
 from history.services import run_complete, run_fail, run_mark_processing, run_start
-from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+from stats.models import DailyToolUsage, ToolStatistics, ToolUsageEvent, UserDailyUsage, UserStats
+from stats.selectors import tool_statistics_all
+from stats.services import stats_tool_events_roll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +72,7 @@ def test_two_workers_completing_one_run_one_wins_and_it_counts_once(user) -> Non
     )
 
     assert sorted(type(o).__name__ for o in outcomes) == ["IllegalTransition", "NoneType"]
+    stats_tool_events_roll()
     stats = ToolStatistics.objects.get(tool_id="image-compress")
     assert (stats.completed, stats.failed) == (1, 0)
     run.refresh_from_db()
@@ -96,7 +100,22 @@ def test_statistics_after_a_thousand_mixed_runs_match_history_and_ledger(make_us
     rng = random.Random(42)
     plan = [(rng.choice(users), rng.choice(tools), rng.randrange(1, 5000), rng.random()) for _ in range(1000)]
 
+    # Two rolls of the tool usage events run the whole time beside the eight writers.
+    writers_left = [8]
+    lock = threading.Lock()
+
     def work(i: int) -> None:
+        if i >= 8:
+            while writers_left[0]:
+                stats_tool_events_roll(batch=37)
+            return
+        try:
+            run_plan(i)
+        finally:
+            with lock:
+                writers_left[0] -= 1
+
+    def run_plan(i: int) -> None:
         for user, tool_id, size, fate in plan[i::8]:
             run = start(
                 user, key=f"mixed-{id(plan)}-{plan.index((user, tool_id, size, fate))}", tool_id=tool_id, size=size
@@ -112,9 +131,13 @@ def test_statistics_after_a_thousand_mixed_runs_match_history_and_ledger(make_us
             else:
                 run_complete(run_id=run.id, output_file_name="o", bytes_out=size // 2)
 
-    assert [o for o in run_concurrently(work, 8) if o is not None] == []
+    assert [o for o in run_concurrently(work, 10) if o is not None] == []
 
     assert History.objects.count() == 1000
+    # Exact before the last roll (the reads add the tail) and after it (the tail is gone).
+    current = {row["tool_id"]: row for row in tool_statistics_all()}
+    stats_tool_events_roll()
+    assert not ToolUsageEvent.objects.exists()
     for tool_id in tools:
         runs = History.objects.filter(tool_id=tool_id)
         expected = runs.aggregate(
@@ -123,6 +146,14 @@ def test_statistics_after_a_thousand_mixed_runs_match_history_and_ledger(make_us
             bad=Count("id", filter=Q(status=RunStatus.FAILED)),
             bin=Sum("bytes_in"),
             bout=Sum("bytes_out"),
+        )
+        now = current[tool_id]
+        assert (now["runs"], now["completed"], now["failed"], now["bytes_in"], now["bytes_out"]) == (
+            expected["n"],
+            expected["done"],
+            expected["bad"],
+            expected["bin"],
+            expected["bout"],
         )
         stats = ToolStatistics.objects.get(tool_id=tool_id)
         assert (stats.runs, stats.completed, stats.failed, stats.bytes_in, stats.bytes_out) == (

@@ -25,7 +25,7 @@ from files.models import StorageObject
 from files.tests.conftest import ROOT, fs_storage, s3_server, s3_storage, wait_until  # noqa: F401
 from history.models import History
 from history.tests.stack import Stack, running_stack, token_for
-from stats.models import ToolStatistics
+from stats.selectors import tool_statistics_for
 from tools.tests.test_tools import pdf_bytes
 
 # Through a real gunicorn and Celery worker.
@@ -116,7 +116,7 @@ def test_upload_process_show_download_expire(stack: Stack, user, fs_storage) -> 
     assert StorageObject.objects.filter(user=user).count() == 0
     assert [path for path in fs_storage.root.rglob("*") if path.is_file()] == []
     assert requests.get(f"{stack.base_url}/api/runs/{run_id}/download", headers=headers, timeout=5).status_code == 404
-    assert ToolStatistics.objects.get(tool_id="pdf-merge").completed == 1  # statistics outlive the run
+    assert tool_statistics_for(tool_id="pdf-merge")["completed"] == 1  # statistics outlive the run
 
 
 def test_a_hostile_input_fails_its_run_and_the_worker_carries_on(stack: Stack, user) -> None:

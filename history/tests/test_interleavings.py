@@ -52,6 +52,7 @@ from history.models import UNFINISHED_STATUSES, History, RunStatus
 from history.services import runs_reap_stuck
 from history.tests.stack import Stack, running_stack, token_for
 from stats.models import ToolStatistics, UserStats
+from stats.services import stats_tool_events_roll
 from tools.tests.test_tools import pdf_bytes, png_bytes
 
 # Gunicorn, Celery workers and a moto server racing: tens of seconds per seed.
@@ -315,6 +316,7 @@ def test_deletes_workers_reapers_replays_and_cleanup_racing_leave_everything_exa
             assert status in (RunStatus.COMPLETED, RunStatus.FAILED)
             assert (run_id in refunds) == (status == RunStatus.FAILED), (run_id, status)
         # Statistics and quota windows count the same starts and failures as the ledger.
+        stats_tool_events_roll()
         totals = ToolStatistics.objects.aggregate(runs=Sum("runs"), completed=Sum("completed"), failed=Sum("failed"))
         assert totals["runs"] == len(charges) == totals["completed"] + totals["failed"]
         assert totals["failed"] == len(refunds)

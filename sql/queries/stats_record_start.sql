@@ -1,10 +1,9 @@
 -- Count a started run everywhere in one round trip, in the run's own
--- transaction: the user's totals and per-tool breakdown, the global per-tool
--- counters, and the per-day rows (global and per user).
--- Each counter is a single atomic upsert; no value is read into Python and
--- written back, so concurrent runs never lose an increment. The statement
--- always takes the row locks in the same order (user rows, then tool rows),
--- so two runs cannot deadlock on them.
+-- transaction: the user's totals, per-tool breakdown and per-day row (atomic
+-- upserts: no value is read into Python and written back, so concurrent runs
+-- never lose an increment), and one event for the global per-tool counters.
+-- The only rows it locks are the user's own, so runs of different users
+-- never wait for each other here.
 WITH user_total AS (
     INSERT INTO user_stats AS us (user_id, total_used, tools_breakdown, last_used_at, updated_at)
     VALUES (%(user_id)s, 1, jsonb_build_object(%(tool_id)s::text, 1), %(at)s, now())
@@ -23,21 +22,14 @@ WITH user_total AS (
     ON CONFLICT (user_id, day, tool_id) DO UPDATE
         SET runs = ud.runs + 1, bytes_in = ud.bytes_in + EXCLUDED.bytes_in
     RETURNING 1
-), tool_total AS (
-    INSERT INTO tool_statistics AS ts (tool_id, runs, completed, failed, bytes_in, bytes_out, last_used_at, updated_at)
-    VALUES (%(tool_id)s, 1, 0, 0, %(bytes_in)s, 0, %(at)s, now())
-    ON CONFLICT (tool_id) DO UPDATE
-        SET runs = ts.runs + 1,
-            bytes_in = ts.bytes_in + EXCLUDED.bytes_in,
-            last_used_at = GREATEST(ts.last_used_at, EXCLUDED.last_used_at),
-            updated_at = now()
-    RETURNING 1
-), tool_day AS (
-    INSERT INTO daily_tool_usage AS dt (day, tool_id, runs, completed, failed, bytes_in, bytes_out)
-    VALUES (%(day)s, %(tool_id)s, 1, 0, 0, %(bytes_in)s, 0)
-    ON CONFLICT (day, tool_id) DO UPDATE
-        SET runs = dt.runs + 1, bytes_in = dt.bytes_in + EXCLUDED.bytes_in
+), tool_event AS (
+    -- The global per-tool counters get an event, not an UPDATE: every run of
+    -- the tool would otherwise wait on their row locks through each other's
+    -- commit (stats.models.ToolUsageEvent; stats_tool_events_roll.sql adds
+    -- them up every few seconds, reads add the rest).
+    INSERT INTO tool_usage_events (day, tool_id, runs, completed, failed, bytes_in, bytes_out, last_used_at)
+    VALUES (%(day)s, %(tool_id)s, 1, 0, 0, %(bytes_in)s, 0, %(at)s)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM user_total), (SELECT count(*) FROM user_day),
-       (SELECT count(*) FROM tool_total), (SELECT count(*) FROM tool_day)
+SELECT (SELECT count(*) FROM user_total) AS user_total, (SELECT count(*) FROM user_day) AS user_day,
+       (SELECT count(*) FROM tool_event) AS tool_event

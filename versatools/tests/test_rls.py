@@ -36,7 +36,7 @@ from billing.models import (
 )
 from files.models import StorageDeletion, StorageObject
 from history.models import History
-from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+from stats.models import DailyToolUsage, ToolStatistics, ToolUsageEvent, UserDailyUsage, UserStats
 from tools.models import Feature
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +144,7 @@ def world(db: Any) -> World:
     Feature.objects.create(tool_id="rls-switched-off", name="Switched off", active=False)
     ToolStatistics.objects.create(tool_id="rls-tool", runs=3)
     DailyToolUsage.objects.create(day=now.date(), tool_id="rls-tool", runs=3)
+    ToolUsageEvent.objects.create(day=now.date(), tool_id="rls-tool", runs=1)
     AdminSettings.objects.get_or_create(id=AdminSettings.SINGLETON_ID)
     StorageDeletion.objects.create(provider="filesystem", key="rls/owed-a-delete.pdf")
     group = Group.objects.create(name="rls-group")
@@ -313,6 +314,14 @@ SPECS: dict[str, Spec] = {
         expect=_matrix({ANON: DENIED, USER_A: ALL, USER_B: ALL, SERVICE: ALL, SERVICE_NO_BYPASS: ALL}),
     ),
     "daily_tool_usage": Spec("id", "runs", None, _new(id="-", tool_id=_unique), expect=SERVER_ONLY),
+    # The per-tool counters' tail: read like tool_statistics (sql/rls/stats_tool_usage_events.sql).
+    "tool_usage_events": Spec(
+        "id",
+        "runs",
+        None,
+        _new(id="-"),
+        expect=_matrix({ANON: DENIED, USER_A: ALL, USER_B: ALL, SERVICE: ALL, SERVICE_NO_BYPASS: ALL}),
+    ),
     "plans": Spec(
         "id",
         "name",

@@ -151,7 +151,8 @@ def assert_least_privilege(dsn: str) -> None:
     assert by_role["authenticated"] == (
         {
             (table, "SELECT")
-            for table in OWNER_READ_TABLES | {"history", "plans", "features", "tool_statistics", "admin_settings"}
+            for table in OWNER_READ_TABLES
+            | {"history", "plans", "features", "tool_statistics", "tool_usage_events", "admin_settings"}
         }
         | {("history", "DELETE")}
     )

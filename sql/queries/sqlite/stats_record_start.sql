@@ -1,4 +1,7 @@
--- See ../stats_record_start.sql; one statement per counter here.
+-- See ../stats_record_start.sql; one statement per counter here. SQLite has
+-- one writer at a time (the database's own lock), so a shared row costs no
+-- queue of its own: the global counters are updated directly and the events
+-- table stays empty (the roll and the reads' tail find nothing to add).
 INSERT INTO user_stats AS us (user_id, total_used, tools_breakdown, last_used_at, updated_at)
 VALUES (%(user_id)s, 1, json_object(%(tool_id)s, 1), %(at)s, %(now)s)
 ON CONFLICT (user_id) DO UPDATE
