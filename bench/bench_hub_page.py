@@ -24,48 +24,32 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import io
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, bench_database_url, free_port, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    app_env,
+    bench_database_url,
+    percentile,
+    recreate_database,
+    run_child,
+    web_and_worker,
+)
 
 DATABASE = "versatools_bench_hub"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PASSWORD = "bench-Passphrase-42"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def base_env(url: str, media: Path, static: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL", "MEDIA_ROOT"} and not k.startswith(("S3_", "AWS_"))
-    }
-    env.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="versatools.settings",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="WARNING",
-        DEBUG="false",
-        MEDIA_ROOT=str(media),
-        STATIC_ROOT=str(static),
-        REDIS_URL=REDIS_URL,
-        ALLOWED_HOSTS="127.0.0.1",
-    )
-    return env
 
 
 def setup_child() -> None:
@@ -91,47 +75,6 @@ def setup_child() -> None:
     credits_adjust(user_id=user.id, delta=10**6, reason="bench")
     subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
     print(user.email)
-
-
-def run_child(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-
-
-@contextlib.contextmanager
-def processes(env: dict[str, str], log: Path) -> Iterator[str]:
-    """gunicorn and a Celery worker; the web's base URL."""
-    import requests
-
-    port = free_port()
-    bin_dir = Path(PYTHON).parent
-    with open(log, "ab") as output:
-        web = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "versatools.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        worker = subprocess.Popen(
-            [str(bin_dir / "celery"), "-A", "versatools", "worker", "--concurrency=1", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/api/plans", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline or web.poll() is not None:
-                raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        stop(web)
-        stop(worker)
 
 
 def chromium():
@@ -209,11 +152,6 @@ def api_run(session, base: str, tool_id: str, names: str, body: bytes, content_t
         time.sleep(0.01)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -234,7 +172,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     media, static = scratch / "media", scratch / "static"
     media.mkdir()
-    env = base_env(url, media, static)
+    env = app_env(url, media=media, static=static, redis_url=REDIS_URL)
     run_child(env, "manage.py", "collectstatic", "--noinput", "-v0")
     email = run_child(env, __file__, "--setup")
 
@@ -245,7 +183,7 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {tool: {"page": [], "api": []} for tool, *_ in cases}
     driver, profile = chromium()
     try:
-        with processes(env, scratch / "processes.log") as base:
+        with web_and_worker(env, scratch / "processes.log") as base:
             driver.get(f"{base}/accounts/login/")
             driver.find_element("id", "id_login").send_keys(email)
             driver.find_element("id", "id_password").send_keys(PASSWORD)

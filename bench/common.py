@@ -71,3 +71,105 @@ def s3_server(bucket: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
+
+
+def app_env(url: str, *, media: Path, static: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """The app's environment for benchmark processes, as production runs it.
+
+    As files/tests/conftest.py's subprocess_env: none of the caller's storage
+    or broker settings leak in. DEBUG off (no query log per request), static
+    files collected into ``static`` (WhiteNoise serves them), filesystem
+    storage in ``media``, runs queued on ``redis_url``.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL", "MEDIA_ROOT"} and not k.startswith(("S3_", "AWS_"))
+    }
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="versatools.settings",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
+        DEBUG="false",
+        MEDIA_ROOT=str(media),
+        STATIC_ROOT=str(static),
+        REDIS_URL=redis_url,
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_child(env: dict[str, str], *args: str) -> str:
+    """``python *args`` in the project with ``env``; its last line of output (exits with its errors)."""
+    done = subprocess.run([PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+@contextlib.contextmanager
+def web_and_worker(
+    env: dict[str, str],
+    log: Path,
+    *,
+    web_workers: int = 2,
+    worker: bool = True,
+    wsgi: str = "versatools.wsgi:application",
+) -> Iterator[str]:
+    """gunicorn (``web_workers`` sync workers) and, unless told not to, one Celery worker; the web's base URL."""
+    import time
+
+    import requests
+
+    port = free_port()
+    bin_dir = Path(PYTHON).parent
+    procs = []
+    with open(log, "ab") as output:
+        web = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), wsgi, "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
+             "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        procs.append(web)
+        if worker:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(bin_dir / "celery"),
+                        "-A",
+                        "versatools",
+                        "worker",
+                        "--concurrency=1",
+                        "--without-heartbeat",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--loglevel=WARNING",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/api/plans", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline or web.poll() is not None:
+                raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value at ``share`` (0.5, 0.95) of the sorted values, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]

@@ -21,6 +21,7 @@ from typing import Any
 import sqlparse
 from django.db import connection
 from django.utils import timezone
+from psycopg.rows import dict_row
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -48,8 +49,14 @@ def run_query(name: str, params: dict[str, Any]) -> list[Row]:
     """
     with connection.cursor() as cursor:
         if connection.vendor != "sqlite":
+            # psycopg builds the dicts from the result's field names itself: reading
+            # cursor.description would build a Column object per column per query, a
+            # measurable share of the run lifecycle's client CPU (README "Benchmarks").
+            raw = cursor.cursor
+            raw.row_factory = dict_row
             cursor.execute(read_sql(f"queries/{name}"), params)
-            return _rows(cursor) or []
+            result = raw.pgresult
+            return raw.fetchall() if result is not None and result.nfields else []
         sqlite_params = _sqlite_params(params)
         rows: list[Row] = []
         for sql in _statements(f"queries/sqlite/{name}"):
