@@ -8,10 +8,11 @@ actions, Celery tasks and commands call these functions; none of them writes
 
 Lock order. Every transaction that touches a run takes row locks in the same
 order: the run, then its stored objects, then the user's rows (balance, usage
-counters, user statistics), then the shared per-tool rows
-(``tool_statistics``, ``daily_tool_usage``). A start and a failure of the same
-user on the same tool would otherwise deadlock, one holding the balance and
-wanting the tool row, the other the reverse; a delete and a worker storing
+counters, user statistics). No run locks a row another person's run needs:
+the global per-tool counters get an insert-only event
+(``stats.models.ToolUsageEvent``), which beat rolls into ``tool_statistics``
+and ``daily_tool_usage``, so runs of a popular tool never queue behind each
+other's commits. Without the order, a delete and a worker storing
 the output would deadlock on the run and the storage counter. So a delete
 locks the run before anything else, and a worker storing an output holds the
 run before it counts the bytes (files.services). Writers outside the app (a
