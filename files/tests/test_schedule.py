@@ -27,6 +27,7 @@ def test_every_entry_expires_before_its_next_run():
         "storage-reconcile-weekly",
         "subscriptions-roll",
         "database-backup-daily",
+        "stats-roll-tool-events",
     }
     for name, entry in schedule.items():
         expires = entry["options"]["expires"]

@@ -4,10 +4,12 @@
 -- back and reports an illegal move. RETURNING hands the caller what the
 -- statistics and the refund need without a second query.
 -- NULL parameters leave their column as it is; %(metadata)s is merged in.
+-- %(to_status)s is cast once per use: bound on the server (core.sqlfiles), an
+-- untyped parameter would be read as varchar by the SET and text by the CASE.
 UPDATE history
-SET status = %(to_status)s,
-    started_at = CASE WHEN %(to_status)s = 'PROCESSING' THEN %(at)s ELSE started_at END,
-    finished_at = CASE WHEN %(to_status)s IN ('COMPLETED', 'FAILED') THEN %(at)s ELSE finished_at END,
+SET status = %(to_status)s::text,
+    started_at = CASE WHEN %(to_status)s::text = 'PROCESSING' THEN %(at)s ELSE started_at END,
+    finished_at = CASE WHEN %(to_status)s::text IN ('COMPLETED', 'FAILED') THEN %(at)s ELSE finished_at END,
     output_file_name = COALESCE(%(output_file_name)s, output_file_name),
     file_key = COALESCE(%(file_key)s, file_key),
     bytes_out = COALESCE(%(bytes_out)s, bytes_out),
