@@ -18,9 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlparse
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 from psycopg.rows import dict_row
 
@@ -81,9 +82,10 @@ def _run_postgresql(sql: str, params: dict[str, Any]) -> list[Row]:
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection, row_factory=dict_row)
-    # _prepare_cursor: how Django itself wraps a cursor it created (debug wrapper when queries are logged).
-    with connection._prepare_cursor(raw) as cursor:
+        raw = psycopg.Cursor(connection.connection, row_factory=dict_row)
+    # Wrapped as Django wraps the cursors it creates (the debug wrapper while queries are logged).
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    with wrapper(raw, connection) as cursor:
         cursor.execute(sql, params)
         result = raw.pgresult
         return raw.fetchall() if result is not None and result.nfields else []
