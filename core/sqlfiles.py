@@ -20,7 +20,8 @@ from typing import Any
 
 import psycopg
 import sqlparse
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 from psycopg.rows import dict_row
@@ -49,9 +50,10 @@ def run_query(name: str, params: dict[str, Any]) -> list[Row]:
     ``sql/queries/sqlite/<name>.sql`` runs instead, one statement at a time;
     the rows are those of the last one that returns columns.
     """
-    if connection.vendor != "sqlite":
-        return _run_postgresql(read_sql(f"queries/{name}"), params)
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the `connection` proxy is a lookup
+    if db.vendor != "sqlite":
+        return _run_postgresql(db, read_sql(f"queries/{name}"), params)
+    with db.cursor() as cursor:
         sqlite_params = _sqlite_params(params)
         rows: list[Row] = []
         for sql in _statements(f"queries/sqlite/{name}"):
@@ -62,7 +64,7 @@ def run_query(name: str, params: dict[str, Any]) -> list[Row]:
         return rows
 
 
-def _run_postgresql(sql: str, params: dict[str, Any]) -> list[Row]:
+def _run_postgresql(db: BaseDatabaseWrapper, sql: str, params: dict[str, Any]) -> list[Row]:
     """One of our statements on PostgreSQL, with server-side parameter binding, its rows as dicts.
 
     Django's own cursors bind parameters on the client (psycopg's ClientCursor:
@@ -79,13 +81,13 @@ def _run_postgresql(sql: str, params: dict[str, Any]) -> list[Row]:
     column per query. With ``prepare_threshold=None`` (behind PgBouncer,
     ``versatools.config``) nothing is prepared by name.
     """
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = psycopg.Cursor(connection.connection, row_factory=dict_row)
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = psycopg.Cursor(db.connection, row_factory=dict_row)
     # Wrapped as Django wraps the cursors it creates (the debug wrapper while queries are logged).
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    with wrapper(raw, connection) as cursor:
+    wrapper = CursorDebugWrapper if db.queries_logged else CursorWrapper
+    with wrapper(raw, db) as cursor:
         cursor.execute(sql, params)
         result = raw.pgresult
         return raw.fetchall() if result is not None and result.nfields else []
