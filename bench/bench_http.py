@@ -41,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     app_env,
+    bearer,
     bench_database_url,
+    bench_people,
     percentile,
     recreate_database,
     run_child,
@@ -60,38 +62,8 @@ def setup_child(users: int) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from accounts.models import User
-    from accounts.services import email_mark_verified
-    from billing.models import Plan
-    from billing.services import credits_adjust
-    from billing.subscriptions import subscription_change
-
     call_command("load_catalog", stdout=io.StringIO())
-    Plan.objects.update_or_create(
-        key="bench",
-        defaults={
-            "name": "Bench",
-            "credits": 0,
-            "runs_per_window": None,
-            "usage_window": "month",
-            "storage_bytes": 10**13,
-        },
-    )
-    ids = []
-    for index in range(users):
-        user = User.objects.create_user(email=f"bench-http-{uuid.uuid4().hex[:8]}-{index}@example.com")
-        email_mark_verified(user_id=user.id, email=user.email)
-        credits_adjust(user_id=user.id, delta=10**7, reason="bench")
-        subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
-        ids.append(str(user.id))
-    print(json.dumps(ids))
-
-
-def bearer(user_id: str) -> dict[str, str]:
-    import jwt
-
-    claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "exp": int(time.time()) + 6 * 3600}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+    print(json.dumps([str(person.id) for person in bench_people(users, prefix="bench-http")]))
 
 
 def png_of(size: int) -> bytes:
@@ -118,7 +90,7 @@ def concurrent_posts(base: str, path: str, user_ids: list[str], body: bytes, tot
 
     def client(index: int) -> None:
         session = requests.Session()
-        session.headers.update(bearer(user_ids[index]))
+        session.headers.update(bearer(user_ids[index], JWT_SECRET))
         mine = []
         for _ in range(index, total, len(user_ids)):
             started = time.perf_counter()
@@ -151,7 +123,7 @@ def drop_to_completed(base: str, user_id: str, body: bytes, runs: int) -> list[f
     import requests
 
     session = requests.Session()
-    session.headers.update(bearer(user_id))
+    session.headers.update(bearer(user_id, JWT_SECRET))
     times = []
     for _ in range(runs):
         started = time.perf_counter()

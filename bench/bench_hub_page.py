@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     app_env,
     bench_database_url,
+    bench_people,
     percentile,
     recreate_database,
     run_child,
@@ -59,22 +60,9 @@ def setup_child() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from accounts.models import User
-    from accounts.services import email_mark_verified
-    from billing.models import Plan
-    from billing.services import credits_adjust
-    from billing.subscriptions import subscription_change
-
     call_command("load_catalog", stdout=io.StringIO())
-    Plan.objects.update_or_create(
-        key="bench",
-        defaults={"name": "Bench", "credits": 0, "runs_per_window": None, "usage_window": "month"},
-    )
-    user = User.objects.create_user(email=f"bench-hub-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD)
-    email_mark_verified(user_id=user.id, email=user.email)
-    credits_adjust(user_id=user.id, delta=10**6, reason="bench")
-    subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
-    print(user.email)
+    [person] = bench_people(1, prefix="bench-hub", password=PASSWORD)
+    print(person.email)
 
 
 def chromium():

@@ -45,7 +45,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, bench_database_url, free_port, recreate_database, s3_server, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    bench_database_url,
+    bench_people,
+    free_port,
+    recreate_database,
+    s3_server,
+    stop,
+)
+from bench.common import bearer as common_bearer  # noqa: E402
 
 DATABASE = "versatools_bench_uploads"
 BUCKET = "bench-uploads"
@@ -68,32 +78,8 @@ def setup_child(users: int, max_file_bytes: int) -> None:
     import django
 
     django.setup()
-    from accounts.models import User
-    from accounts.services import email_mark_verified
-    from billing.models import Plan
-    from billing.services import credits_adjust
-    from billing.subscriptions import subscription_change
-
-    # Unlimited runs and room for every phase: the plan's limits must not be what is measured.
-    Plan.objects.update_or_create(
-        key="bench",
-        defaults={
-            "name": "Bench",
-            "credits": 0,
-            "runs_per_window": None,
-            "usage_window": "month",
-            "max_file_bytes": max_file_bytes,
-            "storage_bytes": 10**13,
-        },
-    )
-    ids = []
-    for index in range(users):
-        user = User.objects.create_user(email=f"bench-uploads-{uuid.uuid4().hex[:10]}-{index}@example.com")
-        email_mark_verified(user_id=user.id, email=user.email)
-        credits_adjust(user_id=user.id, delta=10**8, reason="bench")
-        subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
-        ids.append(str(user.id))
-    print(json.dumps(ids))
+    people = bench_people(users, prefix="bench-uploads", max_file_bytes=max_file_bytes)
+    print(json.dumps([str(person.id) for person in people]))
 
 
 def setup_users(url: str, users: int, max_file_bytes: int) -> list[str]:
@@ -113,10 +99,7 @@ def setup_users(url: str, users: int, max_file_bytes: int) -> list[str]:
 
 
 def bearer(user_id: str) -> dict[str, str]:
-    import jwt
-
-    claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "exp": int(time.time()) + 6 * 3600}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+    return common_bearer(user_id, JWT_SECRET)
 
 
 # --- Processes: the S3 server and gunicorn ------------------------------------------------------
@@ -135,6 +118,8 @@ def base_env(url: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
         DEBUG="false",  # as in production: no query log kept per request
+        # An empty STATIC_ROOT: nothing here serves pages, but WhiteNoise warns about a missing one.
+        STATIC_ROOT=tempfile.mkdtemp(prefix="bench-uploads-static-"),
     )
     # DB_CONN_MAX_AGE stays at its default (60 s), as in production: a worker keeps its connection.
     return env

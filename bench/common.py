@@ -173,3 +173,51 @@ def percentile(values: list[float], share: float) -> float:
     """The value at ``share`` (0.5, 0.95) of the sorted values, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def bench_people(count: int, *, prefix: str, password: str | None = None, max_file_bytes: int = 200 * 1024**2) -> list:
+    """In a configured Django process: ``count`` verified people on an unlimited plan, with credits to spare.
+
+    The plan ("bench": no run limit, a large storage quota, ``max_file_bytes``
+    per file) is so that the plan's limits are never what a benchmark
+    measures. Returns the users.
+    """
+    import uuid
+
+    from accounts.models import User
+    from accounts.services import email_mark_verified
+    from billing.models import Plan
+    from billing.services import credits_adjust
+    from billing.subscriptions import subscription_change
+
+    Plan.objects.update_or_create(
+        key="bench",
+        defaults={
+            "name": "Bench",
+            "credits": 0,
+            "runs_per_window": None,
+            "usage_window": "month",
+            "max_file_bytes": max_file_bytes,
+            "storage_bytes": 10**13,
+        },
+    )
+    people = []
+    for index in range(count):
+        user = User.objects.create_user(
+            email=f"{prefix}-{uuid.uuid4().hex[:10]}-{index}@example.com", password=password
+        )
+        email_mark_verified(user_id=user.id, email=user.email)
+        credits_adjust(user_id=user.id, delta=10**8, reason="bench")
+        subscription_change(user_id=user.id, plan_key="bench", status="active", event_type="bench")
+        people.append(user)
+    return people
+
+
+def bearer(user_id: str, secret: str) -> dict[str, str]:
+    """An Authorization header with a Supabase-style access token for ``user_id``, valid six hours."""
+    import time
+
+    import jwt
+
+    claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "exp": int(time.time()) + 6 * 3600}
+    return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
