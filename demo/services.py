@@ -43,6 +43,7 @@ from files import storage
 from files.cleanup import storage_deletions_process
 from files.models import ObjectRole, StorageObject
 from history.models import History, RunStatus
+from stats.services import stats_tool_events_roll
 from tools.registry import all_tools
 
 DEMO_EMAIL_DOMAIN = "demo.versatools.local"
@@ -90,6 +91,9 @@ def demo_reset() -> int:
     user_ids = list(demo_users_queryset().values_list("id", flat=True))
     if not user_ids:
         return 0
+    # Their runs' tool usage events still in the tail first, or the share taken out
+    # below would miss them and the next roll would add them back for good.
+    stats_tool_events_roll()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(read_sql("demo/forget_statistics"), {"users": user_ids})

@@ -15,6 +15,7 @@ from files.models import StorageObject
 from history.models import History
 from history.services import run_complete, run_mark_processing, run_start
 from stats.models import DailyToolUsage, ToolStatistics, UserDailyUsage, UserStats
+from stats.services import stats_tool_events_roll
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +139,9 @@ def test_reset_takes_the_demo_share_out_of_global_statistics(user) -> None:
     ).run
     run_mark_processing(run_id=run.id)
     run_complete(run_id=run.id, output_file_name="b.pdf", bytes_out=5)
+    stats_tool_events_roll()  # the real run's events into the counters, as beat would
     real = list(ToolStatistics.objects.values_list("tool_id", "runs", "completed", "bytes_in", "bytes_out"))
+    assert real == [("pdf-merge", 1, 1, 10, 5)]
     seed()
 
     call_command("seed_demo", "--reset", "--runs", "0", "--users", "1", "--files", "0", stdout=io.StringIO())
