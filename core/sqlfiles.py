@@ -83,6 +83,7 @@ def _run_postgresql(db: BaseDatabaseWrapper, sql: str, params: dict[str, Any]) -
     """
     db.close_if_health_check_failed()
     db.ensure_connection()
+    db.validate_thread_sharing()
     with db.wrap_database_errors:
         raw = psycopg.Cursor(db.connection, row_factory=dict_row)
     # Wrapped as Django wraps the cursors it creates (the debug wrapper while queries are logged).

@@ -91,9 +91,6 @@ def demo_reset() -> int:
     user_ids = list(demo_users_queryset().values_list("id", flat=True))
     if not user_ids:
         return 0
-    # Their runs' tool usage events still in the tail first, or the share taken out
-    # below would miss them and the next roll would add them back for good.
-    stats_tool_events_roll()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(read_sql("demo/forget_statistics"), {"users": user_ids})
@@ -106,6 +103,10 @@ def demo_reset() -> int:
     # Delete the blobs now rather than by the queued task, so that a reseed
     # right after, which writes the same deterministic keys, finds them gone.
     storage_deletions_process(keys=keys)
+    # The share's negative events into the counters now, so the empty ones can go.
+    stats_tool_events_roll()
+    with connection.cursor() as cursor:
+        cursor.execute(read_sql("demo/forget_empty_counters"))
     return len(user_ids)
 
 

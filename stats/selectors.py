@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from billing.models import UsageCounter
@@ -23,7 +24,14 @@ DASHBOARD_RECENT_RUNS = 10
 
 def tool_statistics_all() -> list[dict[str, Any]]:
     """The global per-tool counters as of now (rolled up plus the events' tail), by tool id: one query."""
-    return run_query("tool_statistics_current", {})
+    rows = run_query("tool_statistics_current", {})
+    for row in rows:
+        if isinstance(row["last_used_at"], str):  # SQLite hands back the text it stores (UTC)
+            parsed = parse_datetime(row["last_used_at"])
+            if parsed is not None and timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed, UTC)
+            row["last_used_at"] = parsed
+    return rows
 
 
 def tool_statistics_for(*, tool_id: str) -> dict[str, Any] | None:

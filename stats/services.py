@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from core.retry import retry_on_lock_conflict
 from core.sqlfiles import run_query
 
 
@@ -50,9 +51,15 @@ def stats_tool_events_roll(*, batch: int = TOOL_EVENTS_ROLL_BATCH, max_batches: 
     """
     moved = 0
     for _ in range(max_batches):
-        with transaction.atomic():
-            [row] = run_query("stats_tool_events_roll", {"limit": batch})
-        moved += int(row["events"])
-        if row["events"] < batch:
+        events = _roll_batch(batch=batch)
+        moved += events
+        if events < batch:
             break
     return moved
+
+
+@retry_on_lock_conflict
+@transaction.atomic
+def _roll_batch(*, batch: int) -> int:
+    [row] = run_query("stats_tool_events_roll", {"limit": batch})
+    return int(row["events"])

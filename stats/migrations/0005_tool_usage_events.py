@@ -5,6 +5,16 @@ from django.db import migrations, models
 from core.migration_ops import RunSQLFile
 
 
+def roll_every_event(apps, schema_editor):
+    """Going back: every event still in the tail into the counters, before the table goes."""
+    if schema_editor.connection.vendor != "postgresql":
+        return  # SQLite never has events (sql/queries/sqlite/stats_record_start.sql)
+    from core.sqlfiles import read_sql
+
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(read_sql("queries/stats_tool_events_roll"), {"limit": 2**62})
+
+
 class Migration(migrations.Migration):
     """The tool counters' insert-only tail: a run no longer updates the shared per-tool rows itself."""
 
@@ -31,4 +41,5 @@ class Migration(migrations.Migration):
             },
         ),
         RunSQLFile("rls/stats_tool_usage_events"),
+        migrations.RunPython(migrations.RunPython.noop, reverse_code=roll_every_event),
     ]
