@@ -319,7 +319,8 @@ def celery_workers() -> Iterator[Callable[..., Worker]]:
 @pytest.fixture
 def send_task() -> Iterator[Callable[..., None]]:
     """Send a task by name through the broker, as beat would (this process itself runs eagerly)."""
-    sender = Celery("test-sender", broker=redis_url())
+    # Not the current app: later tests in this process keep queueing to the eager app of the settings.
+    sender = Celery("test-sender", broker=redis_url(), set_as_current=False)
 
     def send(name: str, *, queue: str, **kwargs: Any) -> None:
         sender.send_task(name, kwargs=kwargs, queue=queue)
