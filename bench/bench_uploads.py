@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     bench_database_url,
     bench_people,
     free_port,
+    isolated_environ,
     recreate_database,
     s3_server,
     stop,
@@ -107,11 +108,7 @@ def bearer(user_id: str) -> dict[str, str]:
 
 def base_env(url: str) -> dict[str, str]:
     # As files/tests/conftest.py's subprocess_env: none of the caller's storage or broker settings leak in.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL", "MEDIA_ROOT"} and not k.startswith(("S3_", "AWS_"))
-    }
+    env = isolated_environ()
     env.update(
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="versatools.settings",

@@ -73,6 +73,15 @@ def s3_server(bucket: str) -> Iterator[str]:
         stop(server)
 
 
+def isolated_environ() -> dict[str, str]:
+    """This process's environment without its database, broker and storage settings (none may leak in)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL", "MEDIA_ROOT"} and not k.startswith(("S3_", "AWS_"))
+    }
+
+
 def app_env(url: str, *, media: Path, static: Path, redis_url: str, **extra: str) -> dict[str, str]:
     """The app's environment for benchmark processes, as production runs it.
 
@@ -81,11 +90,7 @@ def app_env(url: str, *, media: Path, static: Path, redis_url: str, **extra: str
     files collected into ``static`` (WhiteNoise serves them), filesystem
     storage in ``media``, runs queued on ``redis_url``.
     """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DIRECT_URL", "REDIS_URL", "MEDIA_ROOT"} and not k.startswith(("S3_", "AWS_"))
-    }
+    env = isolated_environ()
     env.update(
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="versatools.settings",
